@@ -1,0 +1,175 @@
+"""The canonical model: table names, columns and their Arrow types.
+
+These names are the contract with consumers (see DESIGN.md, "Canonical model"). Every layer uses
+the schemas below: source modules fill plain dicts keyed by these column names, the harvest loop
+writes them to Parquet with these schemas, validation reads them back, and publish creates the
+store tables from them. List-valued columns are Arrow lists of strings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+
+import pyarrow as pa
+
+STR = pa.string()
+STRS = pa.list_(pa.string())
+TS = pa.timestamp("us", tz="UTC")
+
+# Provenance columns carried by every record table.
+PROVENANCE: list[tuple[str, pa.DataType]] = [
+    ("source_id", STR),
+    ("source_record_id", STR),
+    ("harvested_at", TS),
+    ("run_id", STR),
+    ("raw_sha256", STR),
+]
+
+DATASETS = pa.schema(
+    [
+        ("dataset_uid", STR),
+        ("identifier", STR),
+        ("title", STR),
+        ("description", STR),
+        ("publisher", STR),
+        ("publisher_uri", STR),
+        ("contact_point", STR),
+        ("theme", STRS),
+        ("keyword", STRS),
+        ("license", STR),
+        ("access_rights", STR),
+        ("issued", STR),
+        ("modified", STR),
+        ("landing_page", STR),
+        ("language", STRS),
+        ("spatial", STR),
+        ("temporal_start", STR),
+        ("temporal_end", STR),
+        ("frequency", STR),
+        # The value exactly as the source wrote it, beside each mapped controlled value.
+        ("license_original", STR),
+        ("access_rights_original", STR),
+        ("frequency_original", STR),
+        ("theme_original", STRS),
+        *PROVENANCE,
+    ]
+)
+
+DISTRIBUTIONS = pa.schema(
+    [
+        ("distribution_uid", STR),
+        ("dataset_uid", STR),
+        ("access_url", STR),
+        ("download_url", STR),
+        ("format", STR),
+        ("media_type", STR),
+        ("license", STR),
+        ("byte_size", pa.int64()),
+        ("title", STR),
+        ("format_original", STR),
+        ("license_original", STR),
+        *PROVENANCE,
+    ]
+)
+
+ALGORITHMS = pa.schema(
+    [
+        ("algorithm_uid", STR),
+        ("name", STR),
+        ("description_short", STR),
+        ("organization", STR),
+        ("status", STR),
+        ("publication_category", STR),
+        ("goal", STR),
+        ("lawful_basis", STR),
+        ("impact_assessments", STRS),
+        ("source_data", STRS),
+        ("human_intervention", STR),
+        ("risks", STR),
+        ("begin_date", STR),
+        ("end_date", STR),
+        ("contact_email", STR),
+        ("website", STR),
+        ("standard_version", STR),
+        ("jurisdiction", STR),
+        ("language", STR),
+        ("original_status", STR),
+        ("original_category", STR),
+        *PROVENANCE,
+    ]
+)
+
+# Records that failed a critical check: the whole record as JSON, and why.
+QUARANTINE = pa.schema(
+    [
+        ("record_type", STR),  # datasets | distributions | algorithms
+        ("record_uid", STR),
+        ("source_id", STR),
+        ("source_record_id", STR),
+        ("run_id", STR),
+        ("suite", STR),  # GX suite name, or "harvest" for records refused while parsing
+        ("expectation", STR),  # expectation type (or the parse check that failed)
+        ("column", STR),
+        ("observed_value", STR),
+        ("reason", STR),
+        ("record", STR),  # the canonical record (or raw item) as JSON
+        ("quarantined_at", TS),
+    ]
+)
+
+HARVEST_RUNS = pa.schema(
+    [
+        ("run_id", STR),
+        ("source_id", STR),
+        ("kind", STR),
+        ("status", STR),  # complete | partial | failed
+        ("started_at", TS),
+        ("finished_at", TS),
+        ("duration_s", pa.float64()),
+        ("pages", pa.int64()),
+        ("records_reported", pa.int64()),  # what the server said it had
+        ("records_received", pa.int64()),  # distinct records actually received
+        ("records_valid", pa.int64()),
+        ("records_quarantined", pa.int64()),
+        ("added", pa.int64()),
+        ("changed", pa.int64()),
+        ("removed", pa.int64()),
+        ("message", STR),  # what happened, in plain words
+        ("error", STR),
+    ]
+)
+
+# The record tables a source kind can produce, by name.
+RECORD_TABLES: dict[str, pa.Schema] = {
+    "datasets": DATASETS,
+    "distributions": DISTRIBUTIONS,
+    "algorithms": ALGORITHMS,
+}
+
+ALL_TABLES: dict[str, pa.Schema] = {
+    **RECORD_TABLES,
+    "quarantine": QUARANTINE,
+    "harvest_runs": HARVEST_RUNS,
+}
+
+# The stable key column of each record table.
+UID_COLUMN = {
+    "datasets": "dataset_uid",
+    "distributions": "distribution_uid",
+    "algorithms": "algorithm_uid",
+}
+
+
+def stable_uid(*parts: str | None) -> str:
+    """A stable key from the parts that identify a record (source id first, then its own id).
+
+    SHA-256 truncated to 32 hex characters: the same source record gets the same key in every run,
+    records of different sources never collide.
+    """
+    joined = "\x1f".join("" if p is None else str(p) for p in parts)
+    return hashlib.sha256(joined.encode("utf-8")).hexdigest()[:32]
+
+
+def empty_row(table: str) -> dict:
+    """A row of ``table`` with every column present and None."""
+    return dict.fromkeys(RECORD_TABLES[table].names)

@@ -1,0 +1,51 @@
+"""
+# publish_inventory
+
+Publishes the consolidated inventory whenever a harvest DAG has staged new batches (it is scheduled
+on the assets `inventory://staging/catalogues` and `inventory://staging/algorithm-registers`).
+
+**publish** loads every validated batch into the store in **one transaction** — DuckDB
+(`$INVENTORY_DATA_DIR/inventory.duckdb`, the default) or PostgreSQL (`INVENTORY_STORE=postgres`,
+connection `inventory_db`) — and then writes Parquet and CSV exports under `exports/`:
+
+* a **complete** harvest replaces that source's records;
+* a **partial** harvest only adds and updates (it deletes nothing);
+* a **failed** harvest keeps the source's previous records; its `harvest_runs` row says why.
+
+A reader sees the previous inventory or the new one, never a mix. The asset
+`inventory://published/inventory` is updated with the counts.
+"""
+
+from datetime import timedelta
+
+from airflow.sdk import dag, get_current_context, task
+
+from inventory.airflow_dags import DEFAULT_ARGS, START_DATE
+from inventory.assets import PUBLISHED_INVENTORY, STAGED_ALGORITHM_REGISTERS, STAGED_CATALOGUES
+
+
+@dag(
+    dag_id="publish_inventory",
+    schedule=(STAGED_CATALOGUES | STAGED_ALGORITHM_REGISTERS),
+    start_date=START_DATE,
+    catchup=False,
+    max_active_runs=1,
+    default_args={**DEFAULT_ARGS, "retries": 2, "retry_delay": timedelta(minutes=1)},
+    doc_md=__doc__,
+    tags=["inventory", "publish"],
+)
+def publish_inventory():
+    @task(outlets=[PUBLISHED_INVENTORY])
+    def publish() -> dict:
+        from inventory import pipeline
+
+        summary = pipeline.publish()
+        get_current_context()["outlet_events"][PUBLISHED_INVENTORY].extra = {
+            "sources": {s: {k: v for k, v in info.items() if isinstance(v, (int, str)) or v is None} for s, info in (summary.get("sources") or {}).items()},
+        }
+        return summary
+
+    publish()
+
+
+publish_inventory()

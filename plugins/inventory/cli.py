@@ -1,0 +1,155 @@
+"""``inventory``: the command line over the same functions the Airflow tasks call.
+
+    inventory sources                 check the sources file and list the sources
+    inventory harvest SOURCE_ID       harvest and validate one source (staging only)
+    inventory publish                 publish every validated batch to the store and exports
+    inventory run                     all of it for every source; exit 1 naming failed/partial sources
+    inventory summary                 what the store holds now, per source
+
+Progress bars show on a terminal (stderr) and stay silent in logs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+from tqdm import tqdm
+
+from . import pipeline, settings
+from .config import SourceConfig, SourcesConfigError, get_source, load_sources
+from .harvest import HarvestFailed
+from .staging import safe_name, utcnow
+
+
+def _progress(source: SourceConfig):
+    bar = tqdm(desc=f"{source.id:<24}", unit=" records", file=sys.stderr, disable=None, leave=True, dynamic_ncols=True)
+
+    def update(pages: int, received: int, reported: int | None) -> None:
+        if reported is not None and bar.total != reported:
+            bar.total = reported
+        bar.n = received
+        bar.set_postfix_str(f"page {pages}", refresh=False)
+        bar.refresh()
+
+    return update
+
+
+def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
+    cells = [[("" if r.get(key) is None else str(r.get(key))) for key, _ in columns] for r in rows]
+    widths = [max([len(title)] + [len(c[i]) for c in cells]) for i, (_, title) in enumerate(columns)]
+    line = "  ".join(title.ljust(w) for (_, title), w in zip(columns, widths))
+    out = [line, "  ".join("-" * w for w in widths)]
+    out += ["  ".join(c[i].ljust(widths[i]) for i in range(len(columns))) for c in cells]
+    return "\n".join(out)
+
+
+SUMMARY_COLUMNS = [
+    ("source_id", "source"),
+    ("kind", "kind"),
+    ("status", "status"),
+    ("records_reported", "reported"),
+    ("records_received", "received"),
+    ("published", "published"),
+    ("records_quarantined", "quarantined"),
+    ("added", "added"),
+    ("changed", "changed"),
+    ("removed", "removed"),
+]
+
+
+def print_summary(out=sys.stdout) -> list[dict[str, Any]]:
+    from .publish import read_summary
+
+    rows = read_summary()
+    print(_table(rows, SUMMARY_COLUMNS), file=out)
+    for r in rows:
+        if r.get("status") != "complete" and r.get("message"):
+            print(f"  {r['source_id']}: {r['message']}", file=out)
+    return rows
+
+
+def cmd_sources(args: argparse.Namespace) -> int:
+    sources = load_sources(include_disabled=True)
+    print(f"Sources file: {settings.sources_file()}")
+    print(_table([s.model_dump() for s in sources], [("id", "id"), ("kind", "kind"), ("enabled", "enabled"), ("url", "url")]))
+    return 0
+
+
+def cmd_harvest(args: argparse.Namespace) -> int:
+    source = get_source(args.source_id)
+    run_id = args.run_id or _run_id()
+    try:
+        result = pipeline.harvest(source.id, run_id, source=source, progress=_progress(source))
+    except HarvestFailed as exc:
+        result = pipeline.summarise(exc.report)
+    validated = pipeline.validate(source.id, run_id)
+    print(f"{source.id}: {validated['status']} - {validated['message']}")
+    print(f"  valid {validated.get('records_valid')}, quarantined {validated.get('records_quarantined')}; batch {result['batch_path']}")
+    return 0 if validated["status"] == "complete" else 1
+
+
+def cmd_publish(args: argparse.Namespace) -> int:
+    summary = pipeline.publish()
+    print(f"Published to {summary.get('store')}; exports in {summary.get('exports')}")
+    print_summary()
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    run_id = args.run_id or _run_id()
+    reports, summary = pipeline.run_all(run_id, progress_for=_progress)
+    print()
+    print(f"Run {run_id}: published to {summary.get('store')}")
+    print_summary()
+    print(f"\nExports:   {summary.get('exports')}")
+    print(f"Data Docs: {settings.data_docs_dir() / 'index.html'}")
+    bad = pipeline.problems(reports)
+    if bad:
+        print("\nNot every source was harvested completely (their previous records are kept):", file=sys.stderr)
+        for line in bad:
+            print(f"  - {line}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def cmd_summary(args: argparse.Namespace) -> int:
+    print_summary()
+    return 0
+
+
+def _run_id() -> str:
+    return safe_name(f"cli__{utcnow().strftime('%Y-%m-%dT%H%M%S')}")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="inventory", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-v", "--verbose", action="store_true", help="log what each step does")
+    sub = parser.add_subparsers(dest="command", required=True)
+    sub.add_parser("sources", help="check the sources file and list the sources").set_defaults(func=cmd_sources)
+    p = sub.add_parser("harvest", help="harvest and validate one source")
+    p.add_argument("source_id")
+    p.add_argument("--run-id")
+    p.set_defaults(func=cmd_harvest)
+    sub.add_parser("publish", help="publish every validated batch").set_defaults(func=cmd_publish)
+    p = sub.add_parser("run", help="harvest, validate and publish every source")
+    p.add_argument("--run-id")
+    p.set_defaults(func=cmd_run)
+    sub.add_parser("summary", help="what the store holds, per source").set_defaults(func=cmd_summary)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        return args.func(args)
+    except SourcesConfigError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

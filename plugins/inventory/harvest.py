@@ -1,0 +1,264 @@
+"""The shared harvest loop: page through one source, land every page, normalise, stage.
+
+One source, one run, one *batch* (see staging.py). The loop owns everything a source module must
+not re-implement: landing before parsing, resume from the landing zone, the seen-set of record ids,
+duplicate detection, loop detection (a request or a page body seen before ends the listing as
+``partial``), and reconciliation of the count the server reported against the records received.
+Memory stays bounded: rows stream to Parquet page by page.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any, Callable
+
+from . import credentials
+from .config import SourceConfig
+from .http import HarvestHTTPError, HttpClient, HttpSettings
+from .landing import LandedPage, LandingZone, PageRequest
+from .model import QUARANTINE, RECORD_TABLES, stable_uid
+from .sources import module_for
+from .sources.base import Item, PageError, ParseContext, Refusal
+from .staging import Batch, TableWriter, batches, utcnow
+
+log = logging.getLogger(__name__)
+
+ProgressFn = Callable[[int, int, "int | None"], None]
+
+
+class HarvestFailed(RuntimeError):
+    """The source could not be harvested completely; the batch report says what happened."""
+
+    def __init__(self, message: str, report: dict[str, Any]):
+        super().__init__(message)
+        self.report = report
+
+
+@dataclass
+class _Listing:
+    pages: int = 0
+    reported: int | None = None
+    received: int = 0
+    duplicates: int = 0
+    refused: int = 0
+    replayed: int = 0
+    high_water_mark: str | None = None
+    stop_reason: str | None = None  # why the listing ended early (loop, repeated page)
+
+
+def _previous_high_water_mark(source_id: str, current: Batch) -> str | None:
+    for batch in reversed(batches(source_id)):
+        if batch == current:
+            continue
+        report = batch.read_report()
+        if report.get("status") == "complete" and report.get("high_water_mark"):
+            return report["high_water_mark"]
+    return None
+
+
+def _quarantine_row(kind_table: str, source: SourceConfig, refusal: Refusal, run_id: str, uid_of: Callable[[str], str]) -> dict:
+    return {
+        "record_type": kind_table,
+        "record_uid": uid_of(refusal.record_id) if refusal.record_id else None,
+        "source_id": source.id,
+        "source_record_id": refusal.record_id,
+        "run_id": run_id,
+        "suite": "harvest",
+        "expectation": refusal.check,
+        "column": refusal.column,
+        "observed_value": refusal.observed,
+        "reason": refusal.reason,
+        "record": json.dumps(refusal.raw, ensure_ascii=False, default=str)[:100_000],
+        "quarantined_at": utcnow(),
+    }
+
+
+def _fetch(client: HttpClient, landing: LandingZone, seq: int, request: PageRequest) -> LandedPage:
+    response = client.request(request.method, request.url, params=request.params or None, json_body=request.json_body)
+    return landing.land(seq, request, url=response.url, status=response.status, headers=response.headers, body=response.body)
+
+
+def harvest_source(
+    source: SourceConfig,
+    run_id: str,
+    *,
+    client: HttpClient | None = None,
+    progress: ProgressFn | None = None,
+) -> dict[str, Any]:
+    """Harvest ``source`` into the staging batch of ``run_id``; return the batch report.
+
+    Raises :class:`HarvestFailed` (after writing the report) when the listing broke off; records
+    received until then stay staged, and a partial run deletes nothing when published.
+    """
+    module = module_for(source.kind)
+    table = module.RECORD_TABLE
+    batch = Batch.for_run(source.id, run_id)
+    landing = LandingZone(source.id, batch.batch_id)
+    started_at = utcnow()
+    clock = time.monotonic()
+    ctx = ParseContext(run_id=run_id, harvested_at=started_at)
+    since = None
+    if source.option("incremental"):
+        since = source.option("modified_since") or _previous_high_water_mark(source.id, batch)
+
+    def uid_of(record_id: str) -> str:
+        return stable_uid(source.id, record_id)
+
+    writers: dict[str, TableWriter] = {}
+
+    def writer(name: str) -> TableWriter:
+        if name not in writers:
+            writers[name] = TableWriter(batch.harvested(name), RECORD_TABLES[name])
+        return writers[name]
+
+    writer(table)
+    quarantine = TableWriter(batch.parse_quarantine, QUARANTINE)
+    own_client = client is None
+    if client is None:
+        settings = HttpSettings.from_options(source.options, allow_private_network=source.allow_private_network)
+        client = HttpClient(settings)
+        client.session.headers.update(credentials.headers_for(source))
+        auth = credentials.auth_for(source)
+        if auth:
+            client.session.auth = auth
+
+    listing = _Listing()
+    seen: set[str] = set()
+    request_keys: set[str] = set()
+    body_hashes: set[str] = set()
+    error: str | None = None
+    try:
+        request = module.first_request(source, since=since)
+        seq = 0
+        while request is not None:
+            key = request.key()
+            if key in request_keys:
+                listing.stop_reason = f"the listing asked for the same page twice ({request.url} {request.params or request.json_body}); stopped to avoid a loop"
+                break
+            request_keys.add(key)
+            seq += 1
+            page = landing.replay(seq, request)
+            if page is None:
+                page = _fetch(client, landing, seq, request)
+            else:
+                listing.replayed += 1
+            listing.pages += 1
+            if page.status >= 400 and page.status not in (409, 422):
+                raise HarvestHTTPError(f"{page.url} answered HTTP {page.status} on page {seq}")
+            parsed = module.parse_page(source, page, ctx)
+            if parsed.entries and page.sha256 in body_hashes:
+                listing.stop_reason = f"page {seq} ({page.url}) repeated an earlier page byte for byte; stopped to avoid a loop"
+                break
+            body_hashes.add(page.sha256)
+            if parsed.reported_total is not None:
+                listing.reported = parsed.reported_total
+            for item in parsed.items:
+                if isinstance(item, Refusal):
+                    listing.refused += 1
+                    if item.record_id:
+                        seen.add(item.record_id)  # it exists at the source; it just is not usable
+                    quarantine.write(_quarantine_row(table, source, item, run_id, uid_of))
+                    continue
+                assert isinstance(item, Item)
+                if item.record_id in seen:
+                    listing.duplicates += 1
+                    quarantine.write(
+                        _quarantine_row(
+                            table,
+                            source,
+                            Refusal(item.record_id, "record_id_unique_in_listing", "source_record_id", item.record_id,
+                                    "the same record id appeared twice in the listing; the first one was kept", item.row),
+                            run_id,
+                            uid_of,
+                        )
+                    )
+                    continue
+                seen.add(item.record_id)
+                writer(table).write(item.row)
+                for child_table, rows in item.children.items():
+                    writer(child_table).write_many(rows)
+                if item.watermark and (listing.high_water_mark is None or item.watermark > listing.high_water_mark):
+                    listing.high_water_mark = item.watermark
+            listing.received = len(seen)
+            if progress:
+                progress(listing.pages, listing.received, listing.reported)
+            request = parsed.next_request
+    except (HarvestHTTPError, PageError) as exc:
+        error = str(exc)
+    except Exception as exc:  # an unexpected bug must still leave a report saying so
+        error = f"{type(exc).__name__}: {exc}"
+        log.exception("harvest of %s crashed", source.id)
+    finally:
+        for w in list(writers.values()) + [quarantine]:
+            w.close()
+        if own_client:
+            client.close()
+    listing.received = len(seen)
+
+    status, message = _verdict(source, listing, error, incremental=since is not None)
+    finished_at = utcnow()
+    report = {
+        "run_id": run_id,
+        "source_id": source.id,
+        "kind": source.kind,
+        "status": status,
+        "started_at": started_at,
+        "finished_at": finished_at,
+        "duration_s": round(time.monotonic() - clock, 3),
+        "pages": listing.pages,
+        "records_reported": listing.reported,
+        "records_received": listing.received,
+        "records_valid": None,
+        "records_quarantined": listing.refused + listing.duplicates,
+        "added": None,
+        "changed": None,
+        "removed": None,
+        "message": message,
+        "error": error,
+        # Not harvest_runs columns: hand-over details for the next steps.
+        "state": "harvested",
+        "record_table": table,
+        "rows_staged": {name: w.rows_written for name, w in writers.items()},
+        "duplicates": listing.duplicates,
+        "refused": listing.refused,
+        "pages_replayed": listing.replayed,
+        "incremental": since is not None,
+        "since": since,
+        "high_water_mark": listing.high_water_mark,
+        "batch_path": str(batch.path),
+    }
+    batch.write_report(report)
+    log.info("%s: %s", source.id, message)
+    if status == "failed" or error:
+        raise HarvestFailed(f"{source.id}: {message}", report)
+    return report
+
+
+def _verdict(source: SourceConfig, listing: _Listing, error: str | None, *, incremental: bool) -> tuple[str, str]:
+    """complete / partial / failed, and the sentence an operator reads in harvest_runs and the UI."""
+    got = f"{listing.received:,} records in {listing.pages} page(s)"
+    extras = []
+    if listing.duplicates:
+        extras.append(f"{listing.duplicates} duplicate id(s) quarantined")
+    if listing.refused:
+        extras.append(f"{listing.refused} record(s) refused while parsing")
+    if listing.replayed:
+        extras.append(f"{listing.replayed} page(s) replayed from the landing zone")
+    tail = f" ({'; '.join(extras)})" if extras else ""
+    if error:
+        if listing.received == 0:
+            return "failed", f"Harvest failed before any record was received: {error}. Previous records are kept."
+        return "partial", f"Harvest broke off after {got}: {error}. Nothing is deleted; previous records are kept{tail}."
+    if listing.stop_reason:
+        return "partial", f"Listing ended early after {got}: {listing.stop_reason}. Nothing is deleted{tail}."
+    if listing.reported is not None and listing.received < listing.reported:
+        return "partial", (
+            f"The server reported {listing.reported:,} records but {listing.received:,} were received "
+            f"({listing.pages} page(s)); the listing is incomplete, so nothing is deleted{tail}."
+        )
+    kind = "Incremental harvest" if incremental else "Complete harvest"
+    reported = f"; the server reported {listing.reported:,}" if listing.reported is not None else ""
+    return "complete", f"{kind}: {got}{reported}{tail}."

@@ -1,0 +1,25 @@
+"""The registry of source kinds: ``kind`` in sources.yaml -> the module that speaks it.
+
+Adding a kind: one module here, one line below (see sources/base.py for what a module offers).
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+
+KINDS: dict[str, str] = {
+    "ckan": "inventory.sources.ckan",
+    "algoritmeregister": "inventory.sources.algoritmeregister",
+}
+
+# Which DAG harvests which kinds.
+CATALOGUE_KINDS = frozenset({"ckan"})
+ALGORITHM_REGISTER_KINDS = frozenset({"algoritmeregister"})
+
+
+def module_for(kind: str) -> ModuleType:
+    try:
+        return import_module(KINDS[kind])
+    except KeyError:
+        raise ValueError(f"unknown source kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}") from None

@@ -81,7 +81,7 @@ def make_session(settings: HttpSettings) -> requests.Session:
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD", "POST"}),  # listing POSTs are read-only queries
         respect_retry_after_header=True,
-        raise_on_status=False,
+        raise_on_status=True,  # exhausted retries raise, and are reported as such
     )
     retry.retry_after_cap = settings.retry_after_max
     adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)

@@ -40,6 +40,7 @@ class HarvestFailed(RuntimeError):
 @dataclass
 class _Listing:
     pages: int = 0
+    entries: int = 0  # listing entries received, duplicates and refusals included
     reported: int | None = None
     received: int = 0
     duplicates: int = 0
@@ -155,6 +156,7 @@ def harvest_source(
             body_hashes.add(page.sha256)
             if parsed.reported_total is not None:
                 listing.reported = parsed.reported_total
+            listing.entries += parsed.entries
             for item in parsed.items:
                 if isinstance(item, Refusal):
                     listing.refused += 1
@@ -254,9 +256,10 @@ def _verdict(source: SourceConfig, listing: _Listing, error: str | None, *, incr
         return "partial", f"Harvest broke off after {got}: {error}. Nothing is deleted; previous records are kept{tail}."
     if listing.stop_reason:
         return "partial", f"Listing ended early after {got}: {listing.stop_reason}. Nothing is deleted{tail}."
-    if listing.reported is not None and listing.received < listing.reported:
+    # The server counts listing entries, so entries (duplicates included) are what must add up.
+    if listing.reported is not None and listing.entries < listing.reported:
         return "partial", (
-            f"The server reported {listing.reported:,} records but {listing.received:,} were received "
+            f"The server reported {listing.reported:,} records but {listing.entries:,} were received "
             f"({listing.pages} page(s)); the listing is incomplete, so nothing is deleted{tail}."
         )
     kind = "Incremental harvest" if incremental else "Complete harvest"

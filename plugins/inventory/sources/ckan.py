@@ -85,10 +85,12 @@ def _uri_or_none(value: Any) -> str | None:
 
 
 def _first(*values: Any) -> str | None:
+    """The first non-empty value; DCAT-AP-DONL 1.1 writes some single values as lists."""
     for v in values:
-        t = text(v)
-        if t:
-            return t
+        for candidate in v if isinstance(v, list) else [v]:
+            t = text(candidate)
+            if t:
+                return t
     return None
 
 

@@ -48,6 +48,7 @@ class _Listing:
     replayed: int = 0
     high_water_mark: str | None = None
     stop_reason: str | None = None  # why the listing ended early (loop, repeated page)
+    drift: str | None = None  # the reported total changed while paging
 
 
 def _previous_high_water_mark(source_id: str, current: Batch) -> str | None:
@@ -155,6 +156,11 @@ def harvest_source(
                 break
             body_hashes.add(page.sha256)
             if parsed.reported_total is not None:
+                if listing.reported is not None and parsed.reported_total != listing.reported and not listing.drift:
+                    listing.drift = (
+                        f"the catalogue changed while it was paged (the reported total went from {listing.reported:,} "
+                        f"to {parsed.reported_total:,} at page {seq}), so records may have shifted past a page boundary"
+                    )
                 listing.reported = parsed.reported_total
             listing.entries += parsed.entries
             for item in parsed.items:
@@ -256,6 +262,8 @@ def _verdict(source: SourceConfig, listing: _Listing, error: str | None, *, incr
         return "partial", f"Harvest broke off after {got}: {error}. Nothing is deleted; previous records are kept{tail}."
     if listing.stop_reason:
         return "partial", f"Listing ended early after {got}: {listing.stop_reason}. Nothing is deleted{tail}."
+    if listing.drift:
+        return "partial", f"Received {got}, but {listing.drift}; nothing is deleted, the next run will catch up{tail}."
     # The server counts listing entries, so entries (duplicates included) are what must add up.
     if listing.reported is not None and listing.entries < listing.reported:
         return "partial", (

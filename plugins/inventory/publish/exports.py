@@ -1,0 +1,140 @@
+"""Downloadable exports of the published inventory: Parquet and CSV per table, released as a whole.
+
+Layout under ``settings.exports_dir()``::
+
+    releases/<release_id>/<table>.parquet   one file per table of model.ALL_TABLES
+    releases/<release_id>/<table>.csv       lists as JSON arrays, timestamps ISO-8601 UTC
+    releases/<release_id>/manifest.json     publish id, time, store kind, row counts
+    latest -> releases/<release_id>         symlink, repointed atomically
+
+A release is written into ``releases/.tmp-<release_id>`` and renamed into place only once complete,
+then ``latest`` is repointed (a new symlink renamed over the old one), so a reader always sees one
+whole release. The newest ``KEEP_RELEASES`` releases are kept.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import secrets
+import shutil
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from .. import model, settings
+from .store import Store, q
+
+log = logging.getLogger("inventory.publish")
+
+KEEP_RELEASES = 3
+STALE_TMP_S = 3600
+
+
+def new_id() -> str:
+    """A sortable unique id: UTC time to the microsecond plus a random suffix."""
+    return datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S%fZ") + "-" + secrets.token_hex(3)
+
+
+def latest_link() -> Path:
+    return settings.exports_dir() / "latest"
+
+
+def releases_dir() -> Path:
+    return settings.exports_dir() / "releases"
+
+
+def read_manifest(release: Path | None = None) -> dict[str, Any] | None:
+    path = (release or latest_link()) / "manifest.json"
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+
+
+def write_release(store: Store) -> Path:
+    """Export every table from the store (one snapshot) as a new release and point ``latest`` at it."""
+    releases = releases_dir()
+    releases.mkdir(parents=True, exist_ok=True)
+    release_id = new_id()
+    tmp = releases / f".tmp-{release_id}"
+    tmp.mkdir()
+    try:
+        store.begin_snapshot()
+        try:
+            counts = {}
+            for table, schema in model.ALL_TABLES.items():
+                store.export_table(table, schema, tmp / f"{table}.parquet", tmp / f"{table}.csv")
+                counts[table] = int(store.scalar(f"SELECT count(*) FROM {q(table)}"))
+            publish_id = store.last_publish_id()
+            store.commit()
+        except BaseException:
+            store.rollback()
+            raise
+        manifest = {
+            "release": release_id,
+            "publish_id": publish_id,
+            "created_at": datetime.now(timezone.utc).isoformat(),
+            "store": store.kind,
+            "tables": {t: {"rows": n, "parquet": f"{t}.parquet", "csv": f"{t}.csv"} for t, n in counts.items()},
+            "csv": {"lists": "JSON array", "timestamps": "ISO-8601 UTC", "null": "empty field"},
+        }
+        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        final = releases / release_id
+        os.rename(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    point_latest(final)
+    prune(keep=KEEP_RELEASES)
+    log.info("exports: release %s (%s)", release_id,
+             ", ".join(f"{t} {n}" for t, n in counts.items()))
+    return final
+
+
+def point_latest(release: Path) -> None:
+    """Atomically make ``exports/latest`` a (relative) symlink to ``release``."""
+    root = settings.exports_dir()
+    link = latest_link()
+    if link.exists() and not link.is_symlink():
+        raise RuntimeError(f"{link} exists and is not a symlink; move it away so exports can be released")
+    tmp = root / f".latest.tmp-{os.getpid()}-{secrets.token_hex(3)}"
+    os.symlink(os.path.relpath(release, root), tmp)
+    try:
+        os.replace(tmp, link)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def current_release() -> Path | None:
+    link = latest_link()
+    if not link.is_symlink():
+        return None
+    return link.resolve()
+
+
+def prune(keep: int = KEEP_RELEASES) -> list[Path]:
+    """Delete all but the ``keep`` newest releases (never the one ``latest`` points at)."""
+    releases = releases_dir()
+    if not releases.exists():
+        return []
+    current = current_release()
+    done = [p for p in releases.iterdir() if p.is_dir() and not p.name.startswith(".")]
+    done.sort(key=lambda p: p.name, reverse=True)
+    removed = []
+    for old in done[keep:]:
+        if current is not None and old.resolve() == current:
+            continue
+        shutil.rmtree(old, ignore_errors=True)
+        removed.append(old)
+    now = time.time()
+    for tmp in releases.glob(".tmp-*"):  # releases abandoned by a crashed writer
+        try:
+            if now - tmp.stat().st_mtime > STALE_TMP_S:
+                shutil.rmtree(tmp, ignore_errors=True)
+        except OSError:
+            pass
+    return removed

@@ -1,0 +1,454 @@
+"""Publish scenarios shared by the DuckDB and the PostgreSQL store tests.
+
+Each scenario is a function ``scenario(env)`` where ``env`` is a ``StoreEnv`` (data dir already
+pointing at a temporary folder, the store selected through the environment). Staging batches are
+written by hand, the way the harvest and validate steps leave them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from inventory import model, settings, staging
+from inventory.publish import core, exports, open_store, publish, read_summary
+from inventory.staging import Batch
+
+T0 = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)
+_clock = {"n": 0}
+
+
+@dataclass
+class StoreEnv:
+    kind: str
+    data_dir: Path
+    monkeypatch: pytest.MonkeyPatch
+
+    def rows(self, table: str, source_id: str | None = None) -> dict[str, tuple]:
+        """Rows of a record table keyed by uid (all columns, model order)."""
+        uid = model.UID_COLUMN[table]
+        names = ", ".join(f'"{n}"' for n in model.RECORD_TABLES[table].names)
+        with open_store(self.kind) as st:
+            if source_id is None:
+                rows = st.fetchall(f'SELECT {names} FROM "{table}"')
+            else:
+                rows = st.fetchall(f'SELECT {names} FROM "{table}" WHERE "source_id" = ?', [source_id])
+        i = model.RECORD_TABLES[table].names.index(uid)
+        return {r[i]: r for r in rows}
+
+    def dump(self) -> dict[str, list]:
+        """Every table of the store, sorted, for before/after comparisons."""
+        out = {}
+        with open_store(self.kind) as st:
+            for table, schema in model.ALL_TABLES.items():
+                names = ", ".join(f'"{n}"' for n in schema.names)
+                out[table] = sorted(map(repr, st.fetchall(f'SELECT {names} FROM "{table}"')))
+        return out
+
+    def harvest_runs(self, source_id: str) -> list[dict]:
+        names = model.HARVEST_RUNS.names
+        with open_store(self.kind) as st:
+            rows = st.fetchall(f'SELECT {", ".join(chr(34) + n + chr(34) for n in names)} FROM "harvest_runs" '
+                               'WHERE "source_id" = ? ORDER BY "started_at"', [source_id])
+        return [dict(zip(names, r)) for r in rows]
+
+    def quarantine(self, source_id: str) -> list[str]:
+        with open_store(self.kind) as st:
+            return sorted(r[0] for r in st.fetchall(
+                'SELECT "record_uid" FROM "quarantine" WHERE "source_id" = ?', [source_id]))
+
+
+# ------------------------------------------------------------------------------------ builders
+def dataset(source: str, n: int, run_id: str = "run1", **over) -> dict:
+    row = model.empty_row("datasets")
+    row.update(
+        dataset_uid=model.stable_uid(source, f"ds-{n}"), identifier=f"https://example.nl/ds/{n}",
+        title=f"Dataset {n}", description=f"Beschrijving {n}", publisher="Gemeente Voorbeeld",
+        theme=["http://standaarden.overheid.nl/owms/terms/Bestuur"], keyword=["a", f"k{n}"],
+        language=["nl"], license="http://creativecommons.org/publicdomain/zero/1.0/deed.nl",
+        source_id=source, source_record_id=f"ds-{n}", harvested_at=T0, run_id=run_id,
+        raw_sha256=f"sha-{run_id}-{n}",
+    )
+    row.update(over)
+    return row
+
+
+def distribution(source: str, n: int, run_id: str = "run1", **over) -> dict:
+    row = model.empty_row("distributions")
+    row.update(
+        distribution_uid=model.stable_uid(source, f"ds-{n}", "csv"), dataset_uid=model.stable_uid(source, f"ds-{n}"),
+        access_url=f"https://example.nl/ds/{n}.csv", format="CSV", byte_size=1000 + n,
+        source_id=source, source_record_id=f"ds-{n}", harvested_at=T0, run_id=run_id, raw_sha256=f"sha-{n}",
+    )
+    row.update(over)
+    return row
+
+
+def algorithm(source: str, n: int, run_id: str = "run1", **over) -> dict:
+    row = model.empty_row("algorithms")
+    row.update(
+        algorithm_uid=model.stable_uid(source, f"alg-{n}"), name=f"Algoritme {n}", organization="Gemeente X",
+        status="in_use", impact_assessments=["DPIA"], source_data=["BRP", "BAG"], jurisdiction="NL",
+        standard_version="1.0", source_id=source, source_record_id=f"alg-{n}", harvested_at=T0,
+        run_id=run_id, raw_sha256=f"sha-{n}",
+    )
+    row.update(over)
+    return row
+
+
+def quarantine_row(source: str, uid: str, run_id: str = "run1") -> dict:
+    return {"record_type": "datasets", "record_uid": uid, "source_id": source, "source_record_id": uid,
+            "run_id": run_id, "suite": "datasets", "expectation": "expect_column_values_to_not_be_null",
+            "column": "title", "observed_value": None, "reason": "title is missing",
+            "record": json.dumps({"id": uid}), "quarantined_at": T0}
+
+
+def make_batch(source: str, run_id: str, *, status: str = "complete", kind: str = "ckan",
+               datasets: list[dict] | None = None, distributions: list[dict] | None = None,
+               algorithms: list[dict] | None = None, quarantine: list[dict] | None = None,
+               state: str = "validated") -> Batch:
+    """A staging batch as validate leaves it. Tables given as None get no file at all."""
+    batch = Batch.for_run(source, run_id)
+    for table, rows in (("datasets", datasets), ("distributions", distributions), ("algorithms", algorithms)):
+        if rows is not None:
+            w = staging.TableWriter(batch.validated(table), model.RECORD_TABLES[table])
+            w.write_many(rows)
+            w.close()
+    if quarantine is not None:
+        w = staging.TableWriter(batch.quarantine, model.QUARANTINE)
+        w.write_many(quarantine)
+        w.close()
+    received = sum(len(r or []) for r in (datasets, algorithms))
+    _clock["n"] += 1
+    started = T0 + timedelta(minutes=_clock["n"])
+    report = {
+        "run_id": run_id, "source_id": source, "kind": kind, "status": status,
+        "started_at": started.isoformat(), "finished_at": (started + timedelta(seconds=30)).isoformat(),
+        "duration_s": 30.0, "pages": 1, "records_reported": received, "records_received": received,
+        "records_valid": received, "records_quarantined": len(quarantine or []),
+        "added": None, "changed": None, "removed": None,
+        "message": f"{status} harvest", "error": "boom" if status == "failed" else None,
+        "state": state,
+    }
+    batch.write_report(report)
+    # staging.batches() orders by report mtime: make it strictly increasing whatever the clock.
+    stamp = 1_800_000_000 + _clock["n"]
+    os.utime(batch.report_path, (stamp, stamp))
+    return batch
+
+
+def first_publish(env: StoreEnv) -> tuple[Batch, Batch]:
+    a = make_batch("gem-a", "run1", datasets=[dataset("gem-a", i) for i in range(5)],
+                   distributions=[distribution("gem-a", i) for i in range(5)],
+                   quarantine=[quarantine_row("gem-a", "bad-1")])
+    b = make_batch("alg-reg", "run1", kind="algoritmeregister",
+                   algorithms=[algorithm("alg-reg", i) for i in range(3)], quarantine=[])
+    summary = publish()
+    assert summary["sources"]["gem-a"]["added"] == 10  # 5 datasets + 5 distributions
+    return a, b
+
+
+def report(batch: Batch) -> dict:
+    return batch.read_report()
+
+
+# ------------------------------------------------------------------------------------ scenarios
+def scenario_first_publish_loads_rows(env: StoreEnv) -> None:
+    a, b = first_publish(env)
+    assert len(env.rows("datasets", "gem-a")) == 5
+    assert len(env.rows("distributions", "gem-a")) == 5
+    assert len(env.rows("algorithms", "alg-reg")) == 3
+    ds = env.rows("datasets", "gem-a")[model.stable_uid("gem-a", "ds-2")]
+    names = model.DATASETS.names
+    assert ds[names.index("title")] == "Dataset 2"
+    assert list(ds[names.index("keyword")]) == ["a", "k2"]
+    assert ds[names.index("harvested_at")] == T0
+    assert env.quarantine("gem-a") == ["bad-1"]
+    ra, rb = report(a), report(b)
+    assert ra["state"] == "published" and rb["state"] == "published"
+    assert (ra["added"], ra["changed"], ra["removed"]) == (10, 0, 0)
+    assert (rb["added"], rb["changed"], rb["removed"]) == (3, 0, 0)
+    runs = env.harvest_runs("gem-a")
+    assert len(runs) == 1 and runs[0]["status"] == "complete" and runs[0]["added"] == 10
+    assert runs[0]["started_at"] == datetime.fromisoformat(ra["started_at"])
+    # Nothing left to publish: a second call applies nothing and keeps the export release.
+    latest = exports.current_release()
+    again = publish()
+    assert again["publish_id"] is None and again["sources"] == {}
+    assert again["exports"]["written"] is False and exports.current_release() == latest
+
+
+def scenario_summary_shape(env: StoreEnv) -> None:
+    first_publish(env)
+    b = make_batch("gem-a", "run2", status="partial", datasets=[dataset("gem-a", 9, "run2")])
+    summary = publish([b])
+    json.dumps(summary)  # JSON-able
+    src = summary["sources"]["gem-a"]
+    assert src["status"] == "partial" and src["batch"] == b.batch_id
+    assert src["records"] == {"datasets": 6, "distributions": 5, "algorithms": 0}
+    assert (src["added"], src["changed"], src["removed"]) == (1, 0, 0)
+    assert src["quarantined"] == 0  # the batch's (zero) quarantine rows replace the previous ones
+    assert summary["store"]["kind"] == env.kind and summary["store"]["location"]
+    assert summary["exports"]["path"].endswith("latest") and summary["exports"]["written"] is True
+    [row] = [r for r in read_summary() if r["source_id"] == "gem-a"]
+    assert row["run_id"] == "run2" and row["status"] == "partial" and row["added"] == 1
+    assert row["records"] == {"datasets": 6, "distributions": 5, "algorithms": 0}
+    assert row["started_at"].endswith("Z") and row["kind"] == "ckan"
+    assert [r["source_id"] for r in read_summary()] == ["alg-reg", "gem-a"]
+    json.dumps(read_summary())
+
+
+def scenario_unchanged_republish_counts_nothing(env: StoreEnv) -> None:
+    first_publish(env)
+    later = T0 + timedelta(days=1)
+    b = make_batch("gem-a", "run2",
+                   datasets=[dataset("gem-a", i, "run2", harvested_at=later, raw_sha256=f"new-{i}") for i in range(5)],
+                   distributions=[distribution("gem-a", i, "run2", harvested_at=later) for i in range(5)],
+                   quarantine=[quarantine_row("gem-a", "bad-1", "run2")])
+    summary = publish()
+    src = summary["sources"]["gem-a"]
+    assert (src["added"], src["changed"], src["removed"]) == (0, 0, 0)
+    assert (report(b)["added"], report(b)["changed"], report(b)["removed"]) == (0, 0, 0)
+    rows = env.rows("datasets", "gem-a")
+    assert len(rows) == 5
+    # the store carries the newest provenance
+    assert {r[model.DATASETS.names.index("run_id")] for r in rows.values()} == {"run2"}
+    runs = env.harvest_runs("gem-a")
+    assert [r["run_id"] for r in runs] == ["run1", "run2"]  # both runs kept
+    assert (runs[1]["added"], runs[1]["changed"], runs[1]["removed"]) == (0, 0, 0)
+
+
+def scenario_complete_removes_missing_records(env: StoreEnv) -> None:
+    first_publish(env)
+    gone = model.stable_uid("gem-a", "ds-4")
+    ds = [dataset("gem-a", i, "run2") for i in range(4)]
+    ds[1]["title"] = "Dataset 1 (herzien)"
+    ds[2]["keyword"] = ["a", "k2", "nieuw"]
+    b = make_batch("gem-a", "run2", datasets=ds, distributions=[distribution("gem-a", i, "run2") for i in range(4)],
+                   quarantine=[])
+    summary = publish()
+    src = summary["sources"]["gem-a"]
+    assert (src["added"], src["changed"], src["removed"]) == (0, 2, 2)  # 1 dataset + 1 distribution gone
+    [outcome] = summary["batches"]
+    assert outcome["changes"]["datasets"] == {"added": 0, "changed": 2, "removed": 1}
+    assert outcome["changes"]["distributions"] == {"added": 0, "changed": 0, "removed": 1}
+    rows = env.rows("datasets", "gem-a")
+    assert gone not in rows and len(rows) == 4
+    assert rows[model.stable_uid("gem-a", "ds-1")][model.DATASETS.names.index("title")] == "Dataset 1 (herzien)"
+    assert env.quarantine("gem-a") == []  # replaced by the batch's (empty) quarantine
+    assert report(b)["removed"] == 2
+    # the other source is untouched
+    assert len(env.rows("algorithms", "alg-reg")) == 3
+
+
+def scenario_partial_deletes_nothing(env: StoreEnv) -> None:
+    first_publish(env)
+    ds = [dataset("gem-a", 0, "run2", title="Nieuwe titel"), dataset("gem-a", 7, "run2")]
+    b = make_batch("gem-a", "run2", status="partial", datasets=ds, distributions=[],
+                   quarantine=[quarantine_row("gem-a", "bad-2", "run2")])
+    summary = publish()
+    src = summary["sources"]["gem-a"]
+    assert (src["added"], src["changed"], src["removed"]) == (1, 1, 0)
+    rows = env.rows("datasets", "gem-a")
+    assert len(rows) == 6  # 5 kept + 1 new
+    assert rows[model.stable_uid("gem-a", "ds-0")][model.DATASETS.names.index("title")] == "Nieuwe titel"
+    assert len(env.rows("distributions", "gem-a")) == 5  # an empty partial listing deletes nothing
+    assert env.quarantine("gem-a") == ["bad-2"]
+    assert report(b)["state"] == "published"
+
+
+def scenario_failed_keeps_previous_records(env: StoreEnv) -> None:
+    first_publish(env)
+    before = {t: env.rows(t, "gem-a") for t in model.RECORD_TABLES}
+    # A failed batch, even one that somehow carries (empty) validated files, changes no records.
+    b = make_batch("gem-a", "run2", status="failed", datasets=[], quarantine=[])
+    summary = publish()
+    src = summary["sources"]["gem-a"]
+    assert src["status"] == "failed"
+    assert (src["added"], src["changed"], src["removed"]) == (0, 0, 0)
+    assert src["records"]["datasets"] == 5 and src["quarantined"] == 1
+    assert {t: env.rows(t, "gem-a") for t in model.RECORD_TABLES} == before
+    assert env.quarantine("gem-a") == ["bad-1"]  # old quarantine kept
+    runs = env.harvest_runs("gem-a")
+    assert [(r["run_id"], r["status"]) for r in runs] == [("run1", "complete"), ("run2", "failed")]
+    assert runs[1]["error"] == "boom"
+    assert report(b)["state"] == "published"
+    [row] = [r for r in read_summary() if r["source_id"] == "gem-a"]
+    assert row["status"] == "failed" and row["records"]["datasets"] == 5
+
+
+def scenario_later_batch_supersedes_earlier(env: StoreEnv) -> None:
+    b1 = make_batch("gem-a", "run1", datasets=[dataset("gem-a", i) for i in range(3)])
+    b2 = make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2", title=f"v2 {i}") for i in (0, 1)])
+    summary = publish([b2, b1])  # given out of order: applied oldest first
+    assert [o["batch_id"] for o in summary["batches"]] == [b1.batch_id, b2.batch_id]
+    rows = env.rows("datasets", "gem-a")
+    assert sorted(r[model.DATASETS.names.index("title")] for r in rows.values()) == ["v2 0", "v2 1"]
+    assert (report(b1)["added"], report(b2)["changed"], report(b2)["removed"]) == (3, 2, 1)
+    assert [r["run_id"] for r in env.harvest_runs("gem-a")] == ["run1", "run2"]
+    # already published batches given again are skipped, not re-applied
+    again = publish([b1, b2])
+    assert again["publish_id"] is None
+    assert [o["result"] for o in again["batches"]] == ["skipped", "skipped"]
+
+
+def scenario_only_validated_batches_are_selected(env: StoreEnv) -> None:
+    make_batch("gem-a", "run1", datasets=[dataset("gem-a", 1)], state="harvested")
+    summary = publish()
+    assert summary["sources"] == {} and env.rows("datasets") == {}
+    with pytest.raises(ValueError, match="state 'harvested'"):
+        publish([Batch.for_run("gem-a", "run1")])
+
+
+def scenario_bad_batch_is_refused_whole(env: StoreEnv) -> None:
+    first_publish(env)
+    before = env.dump()
+    make_batch("gem-b", "run1", datasets=[dataset("gem-b", 1)])
+    make_batch("gem-c", "run1", datasets=[dataset("gem-a", 1)])  # rows of another source
+    with pytest.raises(ValueError, match="source_id is not 'gem-c'"):
+        publish()
+    assert env.dump() == before
+
+
+def scenario_duplicate_uids_are_collapsed(env: StoreEnv) -> None:
+    make_batch("gem-a", "run1", datasets=[dataset("gem-a", 1), dataset("gem-a", 1, title="dubbel"), dataset("gem-a", 2)])
+    summary = publish()
+    assert summary["sources"]["gem-a"]["records"]["datasets"] == 2
+    assert summary["sources"]["gem-a"]["added"] == 2
+
+
+def scenario_exports_released_atomically(env: StoreEnv) -> None:
+    first_publish(env)
+    root = settings.exports_dir()
+    latest = root / "latest"
+    assert latest.is_symlink()
+    for table, schema in model.ALL_TABLES.items():
+        pq_path, csv_path = latest / f"{table}.parquet", latest / f"{table}.csv"
+        assert pq_path.exists() and csv_path.exists(), table
+        t = pq.read_table(pq_path)
+        assert t.column_names == schema.names, table
+        assert t.cast(schema).schema.equals(schema)
+        c = pacsv.read_csv(csv_path, convert_options=pacsv.ConvertOptions(strings_can_be_null=True))
+        assert c.column_names == schema.names and c.num_rows == t.num_rows, table
+    ds = pq.read_table(latest / "datasets.parquet").to_pylist()
+    assert len(ds) == 5 and ds[0]["keyword"][0] == "a"
+    csv_rows = pacsv.read_csv(latest / "datasets.csv").to_pylist()
+    assert json.loads(csv_rows[0]["keyword"])[0] == "a"
+    assert str(csv_rows[0]["harvested_at"]).startswith("2026-11-28")
+    manifest = json.loads((latest / "manifest.json").read_text())
+    assert manifest["tables"]["datasets"]["rows"] == 5 and manifest["store"] == env.kind
+    assert pq.read_table(latest / "harvest_runs.parquet").num_rows == 2
+
+    releases = []
+    for n in range(2, 6):
+        make_batch("gem-a", f"run{n}", status="partial", datasets=[dataset("gem-a", 10 + n, f"run{n}")])
+        summary = publish()
+        releases.append(Path(summary["exports"]["release"]))
+        assert latest.resolve() == releases[-1]
+        assert Path(summary["exports"]["path"]) == latest
+    kept = sorted(p for p in (root / "releases").iterdir())
+    assert kept == releases[-3:]  # the three newest
+    assert pq.read_table(latest / "datasets.parquet").num_rows == 9
+    assert not [p for p in root.iterdir() if p.name.startswith(".latest.tmp")]
+    # exports missing or stale (e.g. a crash after COMMIT) are rewritten by the next publish
+    os.unlink(latest)
+    summary = publish()
+    assert summary["publish_id"] is None and summary["exports"]["written"] is True
+    assert pq.read_table(latest / "datasets.parquet").num_rows == 9
+
+
+class Boom(RuntimeError):
+    pass
+
+
+def scenario_crash_halfway_keeps_previous_inventory(env: StoreEnv) -> None:
+    first_publish(env)
+    before = env.dump()
+    release_before = exports.current_release()
+    b1 = make_batch("gem-a", "run2", datasets=[dataset("gem-a", 0, "run2", title="half")], distributions=[],
+                    quarantine=[])
+    b2 = make_batch("alg-reg", "run2", kind="algoritmeregister", algorithms=[algorithm("alg-reg", 9, "run2")])
+    real = core._apply_batch
+    calls = {"n": 0}
+
+    def flaky(store, batch, *args, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 2:  # the first batch is applied, then the second blows up
+            store.load_stage("algorithms", model.ALGORITHMS, batch.validated("algorithms"))
+            raise Boom("disk on fire")
+        return real(store, batch, *args, **kwargs)
+
+    env.monkeypatch.setattr(core, "_apply_batch", flaky)
+    with pytest.raises(Boom):
+        publish()
+    assert calls["n"] == 2
+    assert env.dump() == before
+    assert report(b1)["state"] == "validated" and report(b2)["state"] == "validated"
+    assert exports.current_release() == release_before
+
+    env.monkeypatch.setattr(core, "_apply_batch", real)
+    summary = publish()
+    assert set(summary["sources"]) == {"gem-a", "alg-reg"}
+    assert len(env.rows("datasets", "gem-a")) == 1
+    assert report(b1)["state"] == report(b2)["state"] == "published"
+
+
+def scenario_crash_after_commit_is_reconciled(env: StoreEnv) -> None:
+    first_publish(env)
+    b = make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2") for i in range(6)])
+    real = core._mark_published
+
+    def crash(*args, **kwargs):
+        raise Boom("killed after commit")
+
+    env.monkeypatch.setattr(core, "_mark_published", crash)
+    with pytest.raises(Boom):
+        publish()
+    assert report(b)["state"] == "validated"
+    assert len(env.rows("datasets", "gem-a")) == 6  # committed
+    env.monkeypatch.setattr(core, "_mark_published", real)
+    summary = publish()
+    [outcome] = summary["batches"]
+    assert outcome["result"] == "reconciled"
+    rep = report(b)
+    assert rep["state"] == "published" and (rep["added"], rep["changed"], rep["removed"]) == (1, 0, 0)
+    runs = env.harvest_runs("gem-a")
+    assert (runs[-1]["run_id"], runs[-1]["added"]) == ("run2", 1)  # not overwritten by a second apply  # not overwritten by a second apply
+
+
+def scenario_bulk_load_in_record_batches(env: StoreEnv) -> None:
+    n = 25_000  # more than one record batch / row group
+    make_batch("gem-big", "run1", datasets=[dataset("gem-big", i) for i in range(n)], quarantine=[])
+    summary = publish()
+    assert summary["sources"]["gem-big"]["records"]["datasets"] == n
+    assert summary["sources"]["gem-big"]["added"] == n
+    assert pq.read_table(settings.exports_dir() / "latest" / "datasets.parquet").num_rows == n
+    make_batch("gem-big", "run2", datasets=[dataset("gem-big", i, "run2") for i in range(1, n)])
+    summary = publish()
+    src = summary["sources"]["gem-big"]
+    assert (src["added"], src["changed"], src["removed"]) == (0, 0, 1)
+
+
+SCENARIOS = [
+    scenario_first_publish_loads_rows,
+    scenario_summary_shape,
+    scenario_unchanged_republish_counts_nothing,
+    scenario_complete_removes_missing_records,
+    scenario_partial_deletes_nothing,
+    scenario_failed_keeps_previous_records,
+    scenario_later_batch_supersedes_earlier,
+    scenario_only_validated_batches_are_selected,
+    scenario_bad_batch_is_refused_whole,
+    scenario_duplicate_uids_are_collapsed,
+    scenario_exports_released_atomically,
+    scenario_crash_halfway_keeps_previous_inventory,
+    scenario_crash_after_commit_is_reconciled,
+    scenario_bulk_load_in_record_batches,
+]

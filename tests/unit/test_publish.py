@@ -1,0 +1,150 @@
+"""Publish into the embedded DuckDB store: the shared scenarios, schema, connection resolution."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from tests.unit import publish_scenarios as sc
+from inventory import model, settings
+from inventory.publish import StoreConfigError, open_store, publish, read_summary
+from inventory.publish import postgres_store
+
+
+@pytest.fixture
+def duck_env(tmp_path, monkeypatch) -> sc.StoreEnv:
+    monkeypatch.setenv("INVENTORY_DATA_DIR", str(tmp_path))
+    monkeypatch.delenv("INVENTORY_STORE", raising=False)
+    return sc.StoreEnv("duckdb", tmp_path, monkeypatch)
+
+
+@pytest.mark.parametrize("scenario", sc.SCENARIOS, ids=lambda f: f.__name__.removeprefix("scenario_"))
+def test_publish_duckdb(scenario, duck_env):
+    scenario(duck_env)
+
+
+def test_store_is_the_duckdb_file_and_schema_follows_the_model(duck_env):
+    summary = publish()
+    assert summary["store"] == {"kind": "duckdb", "location": str(settings.duckdb_path())}
+    assert settings.duckdb_path().exists()
+    with open_store() as st:
+        types = dict(st.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'datasets'"))
+        assert types["title"] == "VARCHAR" and types["keyword"] == "VARCHAR[]"
+        assert types["harvested_at"] == "TIMESTAMP WITH TIME ZONE"
+        dist = dict(st.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'distributions'"))
+        assert dist["byte_size"] == "BIGINT"
+        runs = dict(st.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'harvest_runs'"))
+        assert runs["duration_s"] == "DOUBLE"
+        for table, schema in model.ALL_TABLES.items():
+            assert st.table_columns(table) == schema.names
+        assert st.schema_version() == 1
+        pks = {r[0]: r[1] for r in st.fetchall(
+            "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
+            "WHERE constraint_type = 'PRIMARY KEY'")}
+        assert pks["datasets"] == ["dataset_uid"]
+        assert pks["harvest_runs"] == ["run_id", "source_id"]
+        assert "quarantine" not in pks
+
+
+def test_missing_model_column_is_added(duck_env):
+    publish()
+    with open_store() as st:
+        st.execute('ALTER TABLE "algorithms" DROP COLUMN "language"')
+    publish()
+    with open_store() as st:
+        assert sorted(st.table_columns("algorithms")) == sorted(model.ALGORITHMS.names)  # appended
+
+
+def test_newer_store_schema_is_refused(duck_env):
+    publish()
+    with open_store() as st:
+        st.execute('INSERT INTO "schema_version" VALUES (99, \'future\', CURRENT_TIMESTAMP)')
+    with pytest.raises(RuntimeError, match="schema version 99"):
+        publish()
+
+
+def test_read_summary_without_a_store_is_empty(duck_env):
+    assert read_summary() == []
+    assert not settings.duckdb_path().exists()
+
+
+def test_unknown_report_status_is_refused(duck_env):
+    b = sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", 1)])
+    b.update_report(status="weird")
+    with pytest.raises(ValueError, match="status 'weird'"):
+        publish()
+    assert b.read_report()["state"] == "validated"
+
+
+# ----------------------------------------------------------------------------- PostgreSQL connection
+def test_connection_from_airflow_uri(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_INVENTORY_DB",
+                       "postgresql://inv%40user:s3cr%2Ft@db.example:6543/inventory?sslmode=require&cursor=dict")
+    info = postgres_store.resolve_connection()
+    assert (info.host, info.port, info.user, info.password, info.dbname) == (
+        "db.example", 6543, "inv@user", "s3cr/t", "inventory")
+    kwargs = info.connect_kwargs()
+    assert kwargs["sslmode"] == "require" and "cursor" not in kwargs and kwargs["password"] == "s3cr/t"
+    assert info.location() == "postgresql://inv%40user@db.example:6543/inventory"
+    assert "s3cr" not in repr(info) and "s3cr" not in info.location()
+
+
+def test_connection_from_postgres_scheme_and_extra(monkeypatch):
+    extra = json.dumps({"sslmode": "disable", "application_name": "inventory"})
+    monkeypatch.setenv("AIRFLOW_CONN_INVENTORY_DB", f"postgres://u:p@h/db?__extra__={extra}")
+    info = postgres_store.resolve_connection()
+    assert (info.host, info.port, info.dbname) == ("h", None, "db")
+    assert info.connect_kwargs()["application_name"] == "inventory"
+
+
+def test_connection_from_airflow_json(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_INVENTORY_DB", json.dumps({
+        "conn_type": "postgres", "host": "pg", "login": "inv", "password": "pw", "schema": "inventory",
+        "port": 5432, "extra": {"sslmode": "prefer"}}))
+    info = postgres_store.resolve_connection()
+    assert (info.host, info.port, info.user, info.password, info.dbname) == ("pg", 5432, "inv", "pw", "inventory")
+    assert info.connect_kwargs()["sslmode"] == "prefer"
+
+
+def test_connection_of_the_wrong_type_is_refused(monkeypatch):
+    monkeypatch.setenv("AIRFLOW_CONN_INVENTORY_DB", "mysql://u:p@h/db")
+    with pytest.raises(StoreConfigError, match="inventory_db"):
+        postgres_store.resolve_connection()
+
+
+def test_missing_connection_names_it(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_INVENTORY_DB", raising=False)
+
+    def not_found(conn_id):
+        raise LookupError(f"The conn_id `{conn_id}` isn't defined")
+
+    monkeypatch.setattr(postgres_store, "_airflow_connection", not_found)
+    with pytest.raises(StoreConfigError) as err:
+        postgres_store.resolve_connection()
+    assert "inventory_db" in str(err.value) and "AIRFLOW_CONN_INVENTORY_DB" in str(err.value)
+
+
+def test_airflow_connection_is_used_without_env(monkeypatch):
+    monkeypatch.delenv("AIRFLOW_CONN_INVENTORY_DB", raising=False)
+
+    class Conn:
+        conn_type, host, port, login, password, schema = "postgres", "pg", 5433, "inv", "pw", "inventory"
+        extra_dejson = {"sslmode": "require"}
+
+    monkeypatch.setattr(postgres_store, "_airflow_connection", lambda conn_id: Conn())
+    info = postgres_store.resolve_connection()
+    assert (info.host, info.port, info.dbname, info.password) == ("pg", 5433, "inventory", "pw")
+    assert "Airflow" in info.origin
+
+
+def test_unreachable_postgres_error_hides_password(monkeypatch, tmp_path):
+    monkeypatch.setenv("INVENTORY_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv("INVENTORY_STORE", "postgres")
+    monkeypatch.setenv("AIRFLOW_CONN_INVENTORY_DB", "postgresql://inv:topsecret@127.0.0.1:1/inventory")
+    with pytest.raises(StoreConfigError) as err:
+        publish()
+    assert "topsecret" not in str(err.value) and "postgresql://inv@127.0.0.1:1/inventory" in str(err.value)

@@ -113,7 +113,7 @@ def quarantine_row(source: str, uid: str, run_id: str = "run1") -> dict:
 def make_batch(source: str, run_id: str, *, status: str = "complete", kind: str = "ckan",
                datasets: list[dict] | None = None, distributions: list[dict] | None = None,
                algorithms: list[dict] | None = None, quarantine: list[dict] | None = None,
-               state: str = "validated") -> Batch:
+               state: str = "validated", incremental: bool = False) -> Batch:
     """A staging batch as validate leaves it. Tables given as None get no file at all."""
     batch = Batch.for_run(source, run_id)
     for table, rows in (("datasets", datasets), ("distributions", distributions), ("algorithms", algorithms)):
@@ -135,7 +135,7 @@ def make_batch(source: str, run_id: str, *, status: str = "complete", kind: str 
         "records_valid": received, "records_quarantined": len(quarantine or []),
         "added": None, "changed": None, "removed": None,
         "message": f"{status} harvest", "error": "boom" if status == "failed" else None,
-        "state": state,
+        "state": state, "incremental": incremental,
     }
     batch.write_report(report)
     # staging.batches() orders by report mtime: make it strictly increasing whatever the clock.
@@ -262,6 +262,16 @@ def scenario_partial_deletes_nothing(env: StoreEnv) -> None:
     assert len(env.rows("distributions", "gem-a")) == 5  # an empty partial listing deletes nothing
     assert env.quarantine("gem-a") == ["bad-2"]
     assert report(b)["state"] == "published"
+
+
+def scenario_incremental_complete_deletes_nothing(env: StoreEnv) -> None:
+    # An incremental listing holds only what changed since the last run: complete, yet no deletions.
+    first_publish(env)
+    make_batch("gem-a", "run2", datasets=[dataset("gem-a", 1, "run2", title="Bijgewerkt")], distributions=[],
+               quarantine=[], incremental=True)
+    src = publish()["sources"]["gem-a"]
+    assert (src["added"], src["changed"], src["removed"]) == (0, 1, 0)
+    assert len(env.rows("datasets", "gem-a")) == 5 and len(env.rows("distributions", "gem-a")) == 5
 
 
 def scenario_failed_keeps_previous_records(env: StoreEnv) -> None:
@@ -442,6 +452,7 @@ SCENARIOS = [
     scenario_unchanged_republish_counts_nothing,
     scenario_complete_removes_missing_records,
     scenario_partial_deletes_nothing,
+    scenario_incremental_complete_deletes_nothing,
     scenario_failed_keeps_previous_records,
     scenario_later_batch_supersedes_earlier,
     scenario_only_validated_batches_are_selected,

@@ -143,7 +143,9 @@ def _apply_batch(store: Store, batch: Batch, report: dict, publish_id: str, fp: 
     changes: dict[str, dict[str, int]] = {}
     loaded: dict[str, int] = {}
     if status != "failed":
-        complete = status == "complete"
+        # Only a complete *full* listing may remove records; an incremental listing lists only
+        # what changed, so, like a partial one, it adds and updates.
+        complete = status == "complete" and not report.get("incremental")
         for table, schema in model.RECORD_TABLES.items():
             path = batch.validated(table)
             if not path.exists():  # this source kind does not produce the table: leave it alone

@@ -49,22 +49,30 @@ def _table(rows: list[dict[str, Any]], columns: list[tuple[str, str]]) -> str:
 SUMMARY_COLUMNS = [
     ("source_id", "source"),
     ("kind", "kind"),
-    ("status", "status"),
+    ("status", "last run"),
     ("records_reported", "reported"),
     ("records_received", "received"),
-    ("published", "published"),
-    ("records_quarantined", "quarantined"),
-    ("added", "added"),
-    ("changed", "changed"),
-    ("removed", "removed"),
+    ("quarantined", "quarantined"),
+    ("datasets", "datasets"),
+    ("distributions", "distributions"),
+    ("algorithms", "algorithms"),
+    ("changes", "added/changed/removed"),
 ]
 
 
 def print_summary(out=sys.stdout) -> list[dict[str, Any]]:
+    """Per source: the last run's outcome and what the store holds now."""
     from .publish import read_summary
 
     rows = read_summary()
-    print(_table(rows, SUMMARY_COLUMNS), file=out)
+    if not rows:
+        print("The inventory is empty: nothing has been published yet.", file=out)
+        return rows
+    shown = [
+        {**r, **(r.get("records") or {}), "changes": f"{r.get('added') or 0}/{r.get('changed') or 0}/{r.get('removed') or 0}"}
+        for r in rows
+    ]
+    print(_table(shown, SUMMARY_COLUMNS), file=out)
     for r in rows:
         if r.get("status") != "complete" and r.get("message"):
             print(f"  {r['source_id']}: {r['message']}", file=out)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
@@ -21,7 +22,7 @@ from .http import HarvestHTTPError, HttpClient, HttpSettings
 from .landing import LandedPage, LandingZone, PageRequest
 from .model import QUARANTINE, RECORD_TABLES, stable_uid
 from .sources import module_for
-from .sources.base import Item, PageError, ParseContext, Refusal
+from .sources.base import PageError, ParseContext, Refusal
 from .staging import Batch, TableWriter, batches, utcnow
 
 log = logging.getLogger(__name__)
@@ -132,21 +133,48 @@ def harvest_source(
     request_keys: set[str] = set()
     body_hashes: set[str] = set()
     error: str | None = None
+    def refuse(refusal: Refusal) -> None:
+        listing.refused += 1
+        if refusal.record_id:
+            seen.add(refusal.record_id)  # it exists at the source; it just is not usable
+        quarantine.write(_quarantine_row(table, source, refusal, run_id, uid_of))
+
+    def accept(record_id: str, row: Callable[[], dict]) -> bool:
+        """The seen-set: the first occurrence of an id is kept, a repeat is quarantined."""
+        if record_id in seen:
+            listing.duplicates += 1
+            refusal = Refusal(record_id, "record_id_unique_in_listing", "source_record_id", record_id,
+                              "the same record id appeared twice in the listing; the first one was kept", row())
+            quarantine.write(_quarantine_row(table, source, refusal, run_id, uid_of))
+            return False
+        seen.add(record_id)
+        return True
+
+    def raise_watermark(*marks: str | None) -> None:
+        for mark in marks:
+            if mark and (listing.high_water_mark is None or mark > listing.high_water_mark):
+                listing.high_water_mark = mark
+
+    def get_page(seq: int, request: PageRequest) -> LandedPage:
+        """The page from the landing zone when an earlier attempt landed it, else from the source."""
+        page = landing.replay(seq, request)
+        if page is None:
+            return _fetch(client, landing, seq, request)
+        listing.replayed += 1
+        return page
+
+    # One page is fetched ahead while the current one is normalised: network waits overlap with
+    # parsing work (the socket read releases the GIL), and memory stays at two pages.
+    prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{source.id}")
+    pending: Future | None = None
     try:
         request = module.first_request(source, since=since)
-        seq = 0
-        while request is not None:
-            key = request.key()
-            if key in request_keys:
-                listing.stop_reason = f"the listing asked for the same page twice ({request.url} {request.params or request.json_body}); stopped to avoid a loop"
-                break
-            request_keys.add(key)
-            seq += 1
-            page = landing.replay(seq, request)
-            if page is None:
-                page = _fetch(client, landing, seq, request)
-            else:
-                listing.replayed += 1
+        request_keys.add(request.key())
+        seq = 1
+        pending = prefetch.submit(get_page, seq, request)
+        while pending is not None:
+            page = pending.result()
+            pending = None
             listing.pages += 1
             if page.status >= 400 and page.status not in (409, 422):
                 raise HarvestHTTPError(f"{page.url} answered HTTP {page.status} on page {seq}")
@@ -155,6 +183,16 @@ def harvest_source(
                 listing.stop_reason = f"page {seq} ({page.url}) repeated an earlier page byte for byte; stopped to avoid a loop"
                 break
             body_hashes.add(page.sha256)
+            next_request = parsed.next_request
+            if next_request is not None:
+                if next_request.key() in request_keys:
+                    listing.stop_reason = (
+                        f"the listing asked for the same page twice ({next_request.url} "
+                        f"{next_request.params or next_request.json_body}); stopped to avoid a loop"
+                    )
+                else:
+                    request_keys.add(next_request.key())
+                    pending = prefetch.submit(get_page, seq + 1, next_request)
             if parsed.reported_total is not None:
                 if listing.reported is not None and parsed.reported_total != listing.reported and not listing.drift:
                     listing.drift = (
@@ -163,43 +201,37 @@ def harvest_source(
                     )
                 listing.reported = parsed.reported_total
             listing.entries += parsed.entries
+            if parsed.columns is not None:
+                columns = parsed.columns()
+                for refusal in columns.refusals:
+                    refuse(refusal)
+                keep = [i for i, record_id in enumerate(columns.record_ids) if accept(record_id, lambda i=i: columns.row(table, i))]
+                if len(keep) != len(columns.record_ids):
+                    columns = columns.select(keep)
+                for name, values in columns.tables.items():
+                    writer(name).write_columns(values)
+                raise_watermark(*(columns.watermarks or ()))
             for item in parsed.items:
                 if isinstance(item, Refusal):
-                    listing.refused += 1
-                    if item.record_id:
-                        seen.add(item.record_id)  # it exists at the source; it just is not usable
-                    quarantine.write(_quarantine_row(table, source, item, run_id, uid_of))
-                    continue
-                assert isinstance(item, Item)
-                if item.record_id in seen:
-                    listing.duplicates += 1
-                    quarantine.write(
-                        _quarantine_row(
-                            table,
-                            source,
-                            Refusal(item.record_id, "record_id_unique_in_listing", "source_record_id", item.record_id,
-                                    "the same record id appeared twice in the listing; the first one was kept", item.row),
-                            run_id,
-                            uid_of,
-                        )
-                    )
-                    continue
-                seen.add(item.record_id)
-                writer(table).write(item.row)
-                for child_table, rows in item.children.items():
-                    writer(child_table).write_many(rows)
-                if item.watermark and (listing.high_water_mark is None or item.watermark > listing.high_water_mark):
-                    listing.high_water_mark = item.watermark
+                    refuse(item)
+                elif accept(item.record_id, lambda item=item: item.row):
+                    writer(table).write(item.row)
+                    for child_table, rows in item.children.items():
+                        writer(child_table).write_many(rows)
+                    raise_watermark(item.watermark)
             listing.received = len(seen)
             if progress:
                 progress(listing.pages, listing.received, listing.reported)
-            request = parsed.next_request
+            seq += 1
     except (HarvestHTTPError, PageError) as exc:
         error = str(exc)
     except Exception as exc:  # an unexpected bug must still leave a report saying so
         error = f"{type(exc).__name__}: {exc}"
         log.exception("harvest of %s crashed", source.id)
     finally:
+        if pending is not None:
+            pending.cancel()
+        prefetch.shutdown(wait=True)
         for w in list(writers.values()) + [quarantine]:
             w.close()
         if own_client:

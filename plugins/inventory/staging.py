@@ -109,10 +109,11 @@ def utcnow() -> datetime:
 
 
 class TableWriter:
-    """Streams rows of one canonical table to Parquet in bounded row groups.
+    """Streams one canonical table to Parquet in bounded row groups.
 
-    Rows are plain dicts keyed by column name; missing columns become null. Memory stays bounded by
-    ``batch_rows`` whatever the size of the catalogue.
+    Accepts rows (dicts keyed by column name), columns (a dict of equal-length lists) or Arrow
+    tables; missing columns become null. Memory stays bounded by ``batch_rows`` whatever the size
+    of the catalogue.
     """
 
     def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = 5000):
@@ -120,29 +121,63 @@ class TableWriter:
         self.schema = schema
         self.batch_rows = batch_rows
         self.rows_written = 0
-        self._buffer: list[dict] = []
+        self._rows: list[dict] = []
+        self._tables: list[pa.Table] = []
+        self._buffered = 0
         self._writer: pq.ParquetWriter | None = None
         self._tmp = path.with_name(path.name + ".partial")
 
     def write(self, row: dict) -> None:
-        self._buffer.append(row)
-        if len(self._buffer) >= self.batch_rows:
+        self._rows.append(row)
+        self._buffered += 1
+        if self._buffered >= self.batch_rows:
             self._flush()
 
     def write_many(self, rows: Iterable[dict]) -> None:
         for row in rows:
             self.write(row)
 
+    def write_columns(self, columns: dict[str, list]) -> None:
+        """Append rows given column by column (the fast path: no dict per row)."""
+        length = len(next(iter(columns.values()))) if columns else 0
+        if length:
+            missing = [None] * length
+            self.write_table(pa.Table.from_pydict({name: columns.get(name, missing) for name in self.schema.names}, schema=self.schema))
+
+    def write_table(self, table: pa.Table) -> None:
+        """Append an Arrow table whose columns are (a subset of) the schema's."""
+        if not table.num_rows:
+            return
+        self._rows_to_table()
+        if table.schema != self.schema:
+            table = pa.table(
+                [table.column(n) if n in table.column_names else pa.nulls(table.num_rows) for n in self.schema.names],
+                schema=self.schema,
+            )
+        self._tables.append(table)
+        self._buffered += table.num_rows
+        if self._buffered >= self.batch_rows:
+            self._flush()
+
+    def _rows_to_table(self) -> None:
+        if self._rows:
+            # Column by column: about four times faster than Table.from_pylist on these wide rows.
+            rows = self._rows
+            self._tables.append(pa.Table.from_pydict({name: [row.get(name) for row in rows] for name in self.schema.names}, schema=self.schema))
+            self._rows = []
+
     def _flush(self) -> None:
-        if not self._buffer:
+        self._rows_to_table()
+        if not self._tables:
             return
         if self._writer is None:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
-        table = pa.Table.from_pylist(self._buffer, schema=self.schema)
+        table = pa.concat_tables(self._tables) if len(self._tables) > 1 else self._tables[0]
         self._writer.write_table(table)
-        self.rows_written += len(self._buffer)
-        self._buffer.clear()
+        self.rows_written += table.num_rows
+        self._tables = []
+        self._buffered = 0
 
     def close(self) -> None:
         """Finish the file; an empty table still gets a file (with the schema) so readers never guess."""

@@ -81,7 +81,7 @@ def parse_page(source: SourceConfig, page: LandedPage, ctx: ParseContext) -> Par
     total = body.get("total_count", body.get("count"))
     reported = int(total) if isinstance(total, int) or (isinstance(total, str) and total.isdigit()) else None
 
-    items = [map_record(source, r, page, ctx) for r in records]
+    items = (map_record(source, r, page, ctx) for r in records)  # mapped lazily, as the loop consumes them
     page_no = int(page.request.context["page"])
     limit = int(page.request.context["limit"])
     more = bool(records) and reported is not None and page_no * limit < reported

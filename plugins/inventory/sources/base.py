@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from ..landing import LandedPage, PageRequest
 
@@ -60,12 +60,49 @@ class Refusal:
 
 
 @dataclass
+class Columns:
+    """A page's records column by column: the fast path for catalogues of a million datasets.
+
+    Building one list per column costs a fraction of building a dict per record and transposing it
+    for Parquet. ``tables[record_table]`` rows line up with ``record_ids``; every other (child)
+    table has ``parents``: for each of its rows, the index in ``record_ids`` of its record.
+    """
+
+    record_ids: list[str]
+    tables: dict[str, dict[str, list[Any]]]
+    parents: dict[str, list[int]] = field(default_factory=dict)
+    watermarks: list[str | None] | None = None
+    refusals: list[Refusal] = field(default_factory=list)
+
+    def row(self, table: str, index: int) -> dict[str, Any]:
+        return {name: values[index] for name, values in self.tables[table].items()}
+
+    def select(self, keep: list[int]) -> "Columns":
+        """Only the records at these indexes, and their child rows."""
+        position = {old: new for new, old in enumerate(keep)}
+        tables: dict[str, dict[str, list[Any]]] = {}
+        parents: dict[str, list[int]] = {}
+        for name, columns in self.tables.items():
+            if name in self.parents:
+                rows = [i for i, parent in enumerate(self.parents[name]) if parent in position]
+                parents[name] = [position[self.parents[name][i]] for i in rows]
+            else:
+                rows = keep
+            tables[name] = {col: [values[i] for i in rows] for col, values in columns.items()}
+        watermarks = [self.watermarks[i] for i in keep] if self.watermarks is not None else None
+        return Columns([self.record_ids[i] for i in keep], tables, parents, watermarks, self.refusals)
+
+
+@dataclass
 class ParsedPage:
-    items: list[Item | Refusal]
     reported_total: int | None
     next_request: PageRequest | None
-    # How many listing entries the page held (items + refusals), for empty-page detection.
+    # How many listing entries the page held (records + refusals), for reconciliation.
     entries: int = 0
+    # The page's records, either row by row or column by column. Both may be lazy (a generator, a
+    # function), so that mapping overlaps with the fetch of the next page.
+    items: Iterable[Item | Refusal] = ()
+    columns: Callable[[], Columns] | None = None
 
 
 def decode_json(page: LandedPage) -> Any:
@@ -91,13 +128,12 @@ def decode_json(page: LandedPage) -> Any:
 
 
 def text(value: Any) -> str | None:
-    """A trimmed string, or None for empty/missing values."""
-    if value is None:
+    """A trimmed string, or None for empty/missing values (and for lists and objects)."""
+    if type(value) is str:  # the common case first: this runs for every field of every record
+        return value.strip() or None
+    if value is None or isinstance(value, (list, dict)):
         return None
-    if isinstance(value, (list, dict)):
-        return None
-    s = str(value).strip()
-    return s or None
+    return str(value).strip() or None
 
 
 def text_list(values: Iterable[Any] | Any) -> list[str]:

@@ -60,10 +60,11 @@ SUMMARY_COLUMNS = [
 ]
 
 
-def print_summary(out=sys.stdout) -> list[dict[str, Any]]:
+def print_summary(out=None) -> list[dict[str, Any]]:
     """Per source: the last run's outcome and what the store holds now."""
     from .publish import read_summary
 
+    out = out or sys.stdout
     rows = read_summary()
     if not rows:
         print("The inventory is empty: nothing has been published yet.", file=out)
@@ -101,7 +102,7 @@ def cmd_harvest(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     summary = pipeline.publish()
-    print(f"Published to {summary.get('store')}; exports in {summary.get('exports')}")
+    print(f"Published to {_where(summary)}; exports in {summary['exports']['path']}")
     print_summary()
     return 0
 
@@ -110,9 +111,9 @@ def cmd_run(args: argparse.Namespace) -> int:
     run_id = args.run_id or _run_id()
     reports, summary = pipeline.run_all(run_id, progress_for=_progress)
     print()
-    print(f"Run {run_id}: published to {summary.get('store')}")
+    print(f"Run {run_id}: published to {_where(summary)}")
     print_summary()
-    print(f"\nExports:   {summary.get('exports')}")
+    print(f"\nExports:   {summary['exports']['path']} (Parquet and CSV per table)")
     print(f"Data Docs: {settings.data_docs_dir() / 'index.html'}")
     bad = pipeline.problems(reports)
     if bad:
@@ -126,6 +127,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_summary(args: argparse.Namespace) -> int:
     print_summary()
     return 0
+
+
+def _where(summary: dict[str, Any]) -> str:
+    store = summary.get("store") or {}
+    return f"{store.get('kind')} {store.get('location')}"
 
 
 def _run_id() -> str:

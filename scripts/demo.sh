@@ -4,28 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-export INVENTORY_SOURCES="${INVENTORY_SOURCES:-$PWD/config/sources.demo.yaml}"
-export INVENTORY_DATA_DIR="${INVENTORY_DATA_DIR:-$PWD/data}"
-port="${SAMPLE_AGENCIES_PORT:-8765}"
-export SAMPLE_AGENCIES_URL="${SAMPLE_AGENCIES_URL:-http://127.0.0.1:$port}"
-
-log_dir="$INVENTORY_DATA_DIR/logs"
-mkdir -p "$log_dir" "$AIRFLOW_HOME"
-
-server_pid=""
-cleanup() { [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null || true; }
-trap cleanup EXIT
-
-if [[ "$INVENTORY_SOURCES" == *sources.demo.yaml ]]; then
-  python -m inventory.demo.sample_agencies --port "$port" >"$log_dir/sample-agencies.log" 2>&1 &
-  server_pid=$!
-  for _ in $(seq 50); do
-    curl -fsS -o /dev/null "$SAMPLE_AGENCIES_URL/ckan/national-portal/api/3/action/package_search?rows=1" 2>/dev/null && break
-    kill -0 "$server_pid" 2>/dev/null || { echo "The sample agencies did not start:"; cat "$log_dir/sample-agencies.log"; exit 1; }
-    sleep 0.2
-  done
-  echo "Sample agencies serving at $SAMPLE_AGENCIES_URL"
-fi
+source scripts/sample-agencies.sh
 
 echo "Sources: $INVENTORY_SOURCES"
 inventory sources

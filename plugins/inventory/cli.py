@@ -52,7 +52,7 @@ SUMMARY_COLUMNS = [
     ("status", "last run"),
     ("records_reported", "reported"),
     ("records_received", "received"),
-    ("quarantined", "quarantined"),
+    ("records_quarantined", "quarantined"),
     ("datasets", "datasets"),
     ("distributions", "distributions"),
     ("algorithms", "algorithms"),

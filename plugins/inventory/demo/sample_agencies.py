@@ -605,6 +605,10 @@ class SampleAgencies:
             return self.ckan_action(agency, tail[1], method, query, body, modes)
         if segments[0] == "algoritmeregister" and segments[1:2] == ["api"]:
             return self.register_route(method, segments[2:], body, modes)
+        if segments[0] in ("atrs", "omb"):  # the UK ATRS and the US OMB inventories: routes_ai_registers.py
+            from . import routes_ai_registers
+
+            return routes_ai_registers.route(self, method, segments, query, modes)
         return json_response(404, {"detail": "Not Found"})
 
     # -- CKAN

@@ -11,11 +11,13 @@ from types import ModuleType
 KINDS: dict[str, str] = {
     "ckan": "inventory.sources.ckan",
     "algoritmeregister": "inventory.sources.algoritmeregister",
+    "atrs": "inventory.sources.atrs",
+    "omb-ai-inventory": "inventory.sources.omb_ai_inventory",
 }
 
 # Which DAG harvests which kinds.
 CATALOGUE_KINDS = frozenset({"ckan"})
-ALGORITHM_REGISTER_KINDS = frozenset({"algoritmeregister"})
+ALGORITHM_REGISTER_KINDS = frozenset({"algoritmeregister", "atrs", "omb-ai-inventory"})
 
 
 def module_for(kind: str) -> ModuleType:

@@ -9,6 +9,13 @@ Each record's ``lars`` (the register's 8-digit key) is checked: a lars whose che
 is refused here (it is no register key at all), a malformed one goes on to validation, which
 quarantines it on its format. Ids starting with ``C`` are concept records the register does not
 publish: they are never requested and never published.
+
+Option ``bulk: true`` reads the register's bulk export instead of paging the API: one ``GET
+<url>/api/downloads/site-data/json`` answering ``{algoritme_versions, organisation_details}``. Only the
+versions in the chosen ``language`` are read (a version's ``language``, else its ``lang`` text), each
+mapped exactly as a listing record is (:func:`map_record`), so the canonical records are the same as
+the paged API's; the reported total is the number of versions in that language. ``search`` and
+``filters`` do not apply to the export.
 """
 
 from __future__ import annotations
@@ -67,7 +74,36 @@ def _request(source: SourceConfig, page_no: int) -> PageRequest:
 
 
 def first_request(source: SourceConfig, *, since: str | None = None) -> PageRequest:
+    if _bulk(source):
+        return PageRequest("GET", f"{source.url.rstrip('/')}/api/downloads/site-data/json", context={"bulk": True})
     return _request(source, 1)
+
+
+def _bulk(source: SourceConfig) -> bool:
+    value = source.option("bulk", False)
+    return value if isinstance(value, bool) else str(value).strip().lower() in ("true", "yes", "1", "on")
+
+
+# The language of an export version: its ``language`` code, else its ``lang`` as the version wrote it.
+_LANG_NAMES = {"nld": "NLD", "nederlands": "NLD", "eng": "ENG", "english": "ENG", "engels": "ENG", "fry": "FRY", "frysk": "FRY", "fries": "FRY"}
+
+
+def _version_language(record: Any) -> str | None:
+    if not isinstance(record, dict):
+        return None
+    code = text(record.get("language"))
+    if code and code.upper() in LANGUAGES:
+        return code.upper()
+    return _LANG_NAMES.get((text(record.get("lang")) or "").lower())
+
+
+def _parse_bulk(source: SourceConfig, page: LandedPage, ctx: ParseContext, body: Any) -> ParsedPage:
+    if not isinstance(body, dict) or not isinstance(body.get("algoritme_versions"), list):
+        raise PageError(f"{page.url}: not an Algoritmeregister bulk export (no 'algoritme_versions' list)")
+    lang = _language(source)
+    versions = [r for r in body["algoritme_versions"] if _version_language(r) == lang]
+    items = (map_record(source, r, page, ctx) for r in versions)
+    return ParsedPage(items=items, reported_total=len(versions), next_request=None, entries=len(versions))
 
 
 def parse_page(source: SourceConfig, page: LandedPage, ctx: ParseContext) -> ParsedPage:
@@ -75,6 +111,8 @@ def parse_page(source: SourceConfig, page: LandedPage, ctx: ParseContext) -> Par
     if page.status >= 400:
         detail = body.get("detail") if isinstance(body, dict) else None
         raise PageError(f"{page.url} answered HTTP {page.status}: {detail or 'error'}")
+    if page.request.context.get("bulk"):
+        return _parse_bulk(source, page, ctx, body)
     if not isinstance(body, dict) or not isinstance(body.get("results"), list):
         raise PageError(f"{page.url}: not an Algoritmeregister listing (no 'results' list)")
     records = body["results"]

@@ -51,13 +51,14 @@ def test_every_dag_has_docs_tags_and_retries(dagbag):
 
 def test_harvest_tasks_are_mapped_per_source_and_named_by_source(dagbag):
     from inventory.config import load_sources
+    from inventory.sources import CATALOGUE_KINDS
 
     dag = dagbag.dags["harvest_catalogues"]
     harvest = dag.get_task("source.harvest")
     assert harvest.map_index_template == "{{ source_id }}"
-    ckan_ids = [s.id for s in load_sources() if s.kind == "ckan"]
+    catalogue_ids = [s.id for s in load_sources() if s.kind in CATALOGUE_KINDS]
     group = dag.task_group_dict["source"]
-    assert group._expand_input.value["source_id"] == ckan_ids
+    assert group._expand_input.value["source_id"] == catalogue_ids
     validate = dag.get_task("source.validate")
     assert validate.trigger_rule == "all_done"  # a failed harvest must still reach harvest_runs
 

@@ -605,6 +605,10 @@ class SampleAgencies:
             return self.ckan_action(agency, tail[1], method, query, body, modes)
         if segments[0] == "algoritmeregister" and segments[1:2] == ["api"]:
             return self.register_route(method, segments[2:], body, modes)
+        if segments[0] in ("dcat", "csw"):  # DCAT-AP catalogues and the CSW geo registers: routes_geo_dcat.py
+            from . import routes_geo_dcat
+
+            return routes_geo_dcat.route(self, method, segments, query, body, modes)
         if segments[0] in ("atrs", "omb"):  # the UK ATRS and the US OMB inventories: routes_ai_registers.py
             from . import routes_ai_registers
 

@@ -11,12 +11,14 @@ from types import ModuleType
 KINDS: dict[str, str] = {
     "ckan": "inventory.sources.ckan",
     "algoritmeregister": "inventory.sources.algoritmeregister",
+    "dcat": "inventory.sources.dcat",
+    "csw": "inventory.sources.csw",
     "atrs": "inventory.sources.atrs",
     "omb-ai-inventory": "inventory.sources.omb_ai_inventory",
 }
 
 # Which DAG harvests which kinds.
-CATALOGUE_KINDS = frozenset({"ckan"})
+CATALOGUE_KINDS = frozenset({"ckan", "dcat", "csw"})
 ALGORITHM_REGISTER_KINDS = frozenset({"algoritmeregister", "atrs", "omb-ai-inventory"})
 
 

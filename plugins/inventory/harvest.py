@@ -80,7 +80,14 @@ def _quarantine_row(kind_table: str, source: SourceConfig, refusal: Refusal, run
 
 
 def _fetch(client: HttpClient, landing: LandingZone, seq: int, request: PageRequest) -> LandedPage:
-    response = client.request(request.method, request.url, params=request.params or None, json_body=request.json_body)
+    response = client.request(
+        request.method,
+        request.url,
+        params=request.params or None,
+        json_body=request.json_body,
+        data=request.body.encode("utf-8") if request.body is not None else None,
+        headers=request.headers,
+    )
     return landing.land(seq, request, url=response.url, status=response.status, headers=response.headers, body=response.body)
 
 

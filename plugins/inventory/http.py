@@ -140,6 +140,7 @@ class HttpClient:
         *,
         params: Mapping[str, Any] | None = None,
         json_body: Any = None,
+        data: bytes | None = None,
         headers: Mapping[str, str] | None = None,
     ) -> FetchedResponse:
         check_address(url, allow_private_network=self.settings.allow_private_network)
@@ -150,6 +151,7 @@ class HttpClient:
                 url,
                 params=params,
                 json=json_body,
+                data=data,
                 headers=dict(headers or {}),
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                 stream=True,

@@ -29,10 +29,19 @@ class PageRequest:
     json_body: Any = None
     # Free-form state a source module wants back with the page (e.g. the offset it asked for).
     context: dict[str, Any] = field(default_factory=dict)
+    # Request headers a kind needs (content negotiation: Accept). Never credentials: those are the
+    # session's, from the source's Airflow connection, and are not landed.
+    headers: dict[str, str] = field(default_factory=dict)
+    # A text body (e.g. a CSW GetRecords XML document); json_body is for JSON.
+    body: str | None = None
 
     def key(self) -> str:
         """Identity of the request, for loop detection and resume."""
-        blob = json.dumps([self.method, self.url, sorted(self.params.items()), self.json_body], sort_keys=True, default=str)
+        blob = json.dumps(
+            [self.method, self.url, sorted(self.params.items()), self.json_body, sorted(self.headers.items()), self.body],
+            sort_keys=True,
+            default=str,
+        )
         return hashlib.sha256(blob.encode()).hexdigest()
 
 

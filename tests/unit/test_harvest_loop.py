@@ -47,7 +47,7 @@ class FakeClient:
         self.respond = respond
         self.calls: list[int] = []
 
-    def request(self, method, url, *, params=None, json_body=None, headers=None):
+    def request(self, method, url, *, params=None, json_body=None, data=None, headers=None):
         start = int(params["start"])
         self.calls.append(start)
         body = self.respond(start)

@@ -564,7 +564,7 @@ class SampleAgencies:
             self._fault_seen.add((mode, target))
             return True
 
-    def handle(self, method: str, target: str, body: bytes) -> tuple[Response, set[str]]:
+    def handle(self, method: str, target: str, body: bytes, headers: dict[str, str] | None = None) -> tuple[Response, set[str]]:
         self._log(method, target, body)
         parts = urlsplit(target)
         path = parts.path
@@ -582,7 +582,7 @@ class SampleAgencies:
         if "429" in modes and self._first_time("429", target):
             return Response(429, dumps({"detail": "Too Many Requests"}).encode(), JSON_TYPE, {"Retry-After": "1"}), modes
         try:
-            response = self.route(method, path, parts.query, body, modes)
+            response = self.route(method, path, parts.query, body, modes, headers or {})
         except ApiError as exc:
             response = json_response(exc.status, exc.body, exc.headers)
         if "html" in modes:
@@ -591,7 +591,7 @@ class SampleAgencies:
             response = Response(response.status, response.body[: len(response.body) // 2], response.content_type, response.headers)
         return response, modes
 
-    def route(self, method: str, path: str, query: str, body: bytes, modes: set[str]) -> Response:
+    def route(self, method: str, path: str, query: str, body: bytes, modes: set[str], headers: dict[str, str] | None = None) -> Response:
         segments = [s for s in path.split("/") if s]
         if not segments:
             return json_response(200, {"agencies": self.urls(), "fault_modes": list(FAULT_MODES)})
@@ -608,7 +608,7 @@ class SampleAgencies:
         if segments[0] in ("dcat", "csw"):  # DCAT-AP catalogues and the CSW geo registers: routes_geo_dcat.py
             from . import routes_geo_dcat
 
-            return routes_geo_dcat.route(self, method, segments, query, body, modes)
+            return routes_geo_dcat.route(self, method, segments, query, body, modes, headers=headers)
         if segments[0] in ("atrs", "omb"):  # the UK ATRS and the US OMB inventories: routes_ai_registers.py
             from . import routes_ai_registers
 
@@ -752,7 +752,7 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self, method: str) -> None:
         try:
             body = self._body() if method in ("POST", "PUT", "PATCH") else b""
-            response, modes = self.app.handle(method, self.path, body)
+            response, modes = self.app.handle(method, self.path, body, dict(self.headers))
         except Exception as exc:  # a bug here must not kill the connection silently
             response, modes = json_response(500, {"detail": f"sample agencies: {type(exc).__name__}: {exc}"}), set()
         payload = b"" if method == "HEAD" else response.body

@@ -6,9 +6,8 @@ Listing
     &startPosition=N&maxRecords=M`` (option ``max_records``, default 50). Option ``record_types``
     (default ``[dataset, series]``; ``[]`` for all) becomes ``constraintLanguage=CQL_TEXT&constraint=
     type='dataset' OR type='series'`` so that service records are not listed; option ``constraint``
-    (CQL text) replaces it. ``method: post`` sends the same query as a ``csw:GetRecords`` XML document
-    once the shared loop can send a request body (``SENDS_BODY``); until then it is refused with a
-    clear message. The next page starts at the response's ``nextRecord`` (0 means the end; a
+    (CQL text) replaces it. ``method: post`` sends the same query as a ``csw:GetRecords`` XML
+    document. The next page starts at the response's ``nextRecord`` (0 means the end; a
     ``nextRecord`` past ``numberOfRecordsMatched`` or a page without records ends it too);
     ``numberOfRecordsMatched`` is the reported total. A ``nextRecord`` that points back to a page
     already asked for ends the listing as ``partial`` in the shared loop.
@@ -43,7 +42,6 @@ Mapping (``gmd:MD_Metadata``, the Dutch profile on ISO 19115 2.0; GeoDCAT-AP whe
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import re
 from typing import Any
@@ -88,8 +86,6 @@ ISO639_2 = {"dut": "NLD", "nld": "NLD", "eng": "ENG", "fry": "FRY", "ger": "DEU"
 ROLE_ORDER = ("publisher", "owner", "custodian", "distributor", "originator", "pointOfContact", "resourceProvider", "author")
 MEGABYTE = 1_000_000  # ISO 19115 transferSize is in megabytes
 
-_REQUEST_FIELDS = {f.name for f in dataclasses.fields(PageRequest)}
-SENDS_BODY = {"body", "headers"} <= _REQUEST_FIELDS
 
 
 # ------------------------------------------------------------------------------------- requests
@@ -158,13 +154,8 @@ def getrecords_xml(source: SourceConfig, start: int) -> bytes:
 
 
 def _post_request(source: SourceConfig, start: int) -> PageRequest:
-    if not SENDS_BODY:
-        raise PageError(
-            f"source {source.id}: method post sends a csw:GetRecords XML document, which the shared harvest loop "
-            "cannot send yet (PageRequest has no body); use method: get (KVP), which every CSW 2.0.2 server answers"
-        )
     # The body travels as text: PageRequest is landed as JSON beside the page.
-    return PageRequest("POST", source.url, body=getrecords_xml(source, start).decode("utf-8"),  # type: ignore[call-arg]
+    return PageRequest("POST", source.url, body=getrecords_xml(source, start).decode("utf-8"),
                        headers={"Content-Type": "application/xml"}, context={"start": start, "post": True})
 
 

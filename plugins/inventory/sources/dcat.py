@@ -9,8 +9,7 @@ Listing
 
 Formats
     Requests carry ``Accept: text/turtle, application/ld+json;q=0.9, …`` (only ``format``'s media
-    type when that option is set), once the shared loop sends per-request headers (``SENDS_HEADERS``;
-    until then the wanted type travels in the request context and the server's default answers).
+    type when that option is set).
     The body's format is, in this order: the ``format`` option (``turtle``, ``rdfxml``, ``jsonld``,
     ``ntriples``, or a media type or file extension); the ``Content-Type`` when it names an RDF
     format the body agrees with; the URL's extension; a look at the body. An HTML page, or a body
@@ -56,7 +55,6 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import dataclasses
 import gc
 import hashlib
 import json
@@ -77,7 +75,6 @@ from .base import Columns, PageError, ParseContext, ParsedPage, Refusal
 RECORD_TABLE = "datasets"
 
 # The shared loop sends a request's headers once PageRequest carries them (see the module docstring).
-SENDS_HEADERS = "headers" in {f.name for f in dataclasses.fields(PageRequest)}
 
 MAX_SYNTAX_ERRORS = 200
 # A parser error at the end of the input: the page is truncated, which fails the page (not a dataset).
@@ -138,9 +135,7 @@ def accept_header(source: SourceConfig) -> str:
 
 def _request(source: SourceConfig, url: str, params: dict[str, Any] | None = None) -> PageRequest:
     accept = accept_header(source)
-    if SENDS_HEADERS:
-        return PageRequest("GET", url, params=dict(params or {}), headers={"Accept": accept}, context={"accept": accept})  # type: ignore[call-arg]
-    return PageRequest("GET", url, params=dict(params or {}), context={"accept": accept})
+    return PageRequest("GET", url, params=dict(params or {}), headers={"Accept": accept}, context={"accept": accept})
 
 
 def first_request(source: SourceConfig, *, since: str | None = None) -> PageRequest:

@@ -75,7 +75,7 @@ class Export:
     def __init__(self, body: bytes):
         self.body, self.calls = body, []
 
-    def request(self, method, url, *, params=None, json_body=None, headers=None):
+    def request(self, method, url, *, params=None, json_body=None, data=None, headers=None):
         self.calls.append(url)
         return FetchedResponse(url=url, status=200, headers={"Content-Type": "application/json"}, body=self.body, elapsed_s=0.0)
 

@@ -179,7 +179,7 @@ class FakeGovUk:
     def __init__(self, search: dict[int, bytes], content: dict[str, bytes | tuple[int, bytes]]):
         self.search, self.content, self.calls = search, content, []
 
-    def request(self, method, url, *, params=None, json_body=None, headers=None):
+    def request(self, method, url, *, params=None, json_body=None, data=None, headers=None):
         self.calls.append(url)
         if url.endswith("/api/search.json"):
             status, body = 200, self.search[int(params["start"])]

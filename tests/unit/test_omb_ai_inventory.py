@@ -203,7 +203,7 @@ class OneFile:
     def __init__(self, body: bytes, content_type: str = "text/csv"):
         self.body, self.content_type = body, content_type
 
-    def request(self, method, url, *, params=None, json_body=None, headers=None):
+    def request(self, method, url, *, params=None, json_body=None, data=None, headers=None):
         return FetchedResponse(url=url, status=200, headers={"Content-Type": self.content_type}, body=self.body, elapsed_s=0.0)
 
 

@@ -10,7 +10,7 @@ export AIRFLOW__CORE__PLUGINS_FOLDER := $(CURDIR)/plugins
 export AIRFLOW__CORE__LOAD_EXAMPLES := False
 export AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION := False
 
-.PHONY: install demo test test-fast airflow benchmark sample-agencies clean lock
+.PHONY: install demo test test-fast test-distributed airflow benchmark sample-agencies clean lock
 
 # The venv, installed from the pinned lock (hashes checked; the lock is complete, hence --no-deps).
 $(STAMP): requirements.lock pyproject.toml
@@ -27,12 +27,17 @@ install: $(STAMP)
 demo: $(STAMP)
 	@PATH="$(CURDIR)/$(BIN):$$PATH" scripts/demo.sh
 
-# The whole test suite (unit, DAG integrity, PostgreSQL, end to end).
+# The whole test suite (unit, DAG integrity, PostgreSQL, end to end, and the distributed test:
+# the CeleryExecutor stack as processes, which needs Redis on 127.0.0.1:6379 too).
 test: $(STAMP)
 	$(BIN)/python -m pytest
 
 test-fast: $(STAMP)
-	$(BIN)/python -m pytest -m "not e2e and not postgres"
+	$(BIN)/python -m pytest -m "not e2e and not postgres and not distributed"
+
+# Only the distributed stack (tests/distributed/): a few minutes; prints the measured run times.
+test-distributed: $(STAMP)
+	$(BIN)/python -m pytest tests/distributed
 
 # Airflow's own UI and scheduler on SQLite, with the project's DAGs, against the sample agencies.
 airflow: $(STAMP)

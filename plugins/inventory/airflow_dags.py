@@ -14,6 +14,8 @@ from typing import Any
 import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task, task_group
 
+from inventory.distributed import HEAVY_QUEUE, harvest_pool
+
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "inventory",
     "retries": 3,
@@ -40,7 +42,9 @@ def build_harvest_dag(*, dag_id: str, source_ids: list[str], asset: Asset, sched
     def harvest_dag():
         @task_group(group_id="source")
         def per_source(source_id: str):
-            @task(map_index_template="{{ source_id }}")
+            # Politeness at scale: the pool's slots (config/pools.json) bound concurrent harvests of
+            # this DAG's sources, however many workers run.
+            @task(map_index_template="{{ source_id }}", pool=harvest_pool(dag_id))
             def harvest(source_id: str) -> dict[str, Any]:
                 from inventory import pipeline
 
@@ -48,7 +52,8 @@ def build_harvest_dag(*, dag_id: str, source_ids: list[str], asset: Asset, sched
                 context["source_id"] = source_id  # type: ignore[typeddict-unknown-key]
                 return pipeline.harvest(source_id, context["run_id"])
 
-            @task(map_index_template="{{ source_id }}", trigger_rule="all_done", retries=1)
+            # CPU-heavy (parsing staged batches, GX suites): a queue of its own, for workers sized for it.
+            @task(map_index_template="{{ source_id }}", trigger_rule="all_done", retries=1, queue=HEAVY_QUEUE)
             def validate(source_id: str) -> dict[str, Any]:
                 from inventory import pipeline
 

@@ -446,6 +446,77 @@ def scenario_bulk_load_in_record_batches(env: StoreEnv) -> None:
     assert (src["added"], src["changed"], src["removed"]) == (0, 0, 1)
 
 
+def scenario_duplicate_uids_keep_the_last_row(env: StoreEnv) -> None:
+    make_batch("gem-a", "run1", datasets=[dataset("gem-a", 1), dataset("gem-a", 1, title="dubbel"), dataset("gem-a", 2),
+                                          dataset("gem-a", 1, title="derde keer")])
+    publish()
+    rows = env.rows("datasets", "gem-a")
+    assert len(rows) == 2
+    assert rows[model.stable_uid("gem-a", "ds-1")][model.DATASETS.names.index("title")] == "derde keer"
+
+
+def scenario_quarantine_rows_belong_to_the_batch_source(env: StoreEnv) -> None:
+    other = dict(quarantine_row("gem-a", "bad-x"), source_id="somewhere-else")
+    missing = dict(quarantine_row("gem-a", "bad-y"), source_id=None)
+    make_batch("gem-a", "run1", datasets=[dataset("gem-a", 1)], quarantine=[quarantine_row("gem-a", "bad-1"), other, missing])
+    publish()
+    assert env.quarantine("gem-a") == ["bad-1", "bad-x", "bad-y"]
+    with open_store(env.kind) as st:
+        assert st.counts_by_source("quarantine") == {"gem-a": 3}
+
+
+def scenario_mixed_changes_in_one_batch(env: StoreEnv) -> None:
+    """Added, changed (content and lists, a list emptied or gone), removed and unchanged rows at once."""
+    first = [dataset("gem-a", i) for i in range(6)]
+    first[4]["keyword"] = None
+    make_batch("gem-a", "run1", datasets=first, distributions=[distribution("gem-a", i) for i in range(6)])
+    publish()
+    later = T0 + timedelta(days=1)
+    ds = [dataset("gem-a", i, "run2", harvested_at=later, raw_sha256=f"new-{i}") for i in range(1, 8)]  # 0 gone, 6, 7 new
+    ds[0]["description"] = None  # ds-1: a value gone
+    ds[1]["keyword"] = []  # ds-2: a list emptied
+    ds[2]["keyword"] = None  # ds-3: a list gone
+    ds[3]["keyword"] = []  # ds-4: a list where there was none
+    # ds-5: unchanged apart from its provenance
+    dists = [distribution("gem-a", i, "run2", harvested_at=later) for i in range(6)]
+    dists[2]["byte_size"] = None
+    b = make_batch("gem-a", "run2", datasets=ds, distributions=dists)
+    summary = publish()
+    [outcome] = summary["batches"]
+    assert outcome["changes"]["datasets"] == {"added": 2, "changed": 4, "removed": 1}
+    assert outcome["changes"]["distributions"] == {"added": 0, "changed": 1, "removed": 0}
+    assert (report(b)["added"], report(b)["changed"], report(b)["removed"]) == (2, 5, 1)
+    rows = env.rows("datasets", "gem-a")
+    names = model.DATASETS.names
+    assert sorted(rows) == sorted(model.stable_uid("gem-a", f"ds-{i}") for i in range(1, 8))
+    by_n = {int(r[names.index("source_record_id")].split("-")[1]): r for r in rows.values()}
+    assert by_n[1][names.index("description")] is None
+    assert list(by_n[2][names.index("keyword")]) == []
+    assert by_n[3][names.index("keyword")] is None
+    assert list(by_n[4][names.index("keyword")]) == []
+    for r in rows.values():  # every row carries the newest provenance, changed or not
+        assert (r[names.index("run_id")], r[names.index("harvested_at")]) == ("run2", later)
+    assert by_n[5][names.index("raw_sha256")] == "new-5"
+    dist_rows = env.rows("distributions", "gem-a")
+    assert dist_rows[model.stable_uid("gem-a", "ds-2", "csv")][model.DISTRIBUTIONS.names.index("byte_size")] is None
+    assert {r[model.DISTRIBUTIONS.names.index("run_id")] for r in dist_rows.values()} == {"run2"}
+
+
+def scenario_a_key_another_source_holds_moves(env: StoreEnv) -> None:
+    shared = dataset("gem-a", 1)
+    make_batch("gem-a", "run1", datasets=[shared, dataset("gem-a", 2)])
+    make_batch("gem-b", "run1", datasets=[dataset("gem-b", 1)])
+    publish()
+    # gem-b now lists a record under the key gem-a's record has (a record that moved catalogue)
+    moved = dict(shared, source_id="gem-b", run_id="run2", title="Verhuisd")
+    make_batch("gem-b", "run2", datasets=[dataset("gem-b", 1, "run2"), moved])
+    summary = publish()
+    assert summary["sources"]["gem-b"]["added"] == 1
+    assert sorted(env.rows("datasets", "gem-b")) == sorted([model.stable_uid("gem-b", "ds-1"), shared["dataset_uid"]])
+    assert list(env.rows("datasets", "gem-a")) == [model.stable_uid("gem-a", "ds-2")]
+    assert env.rows("datasets")[shared["dataset_uid"]][model.DATASETS.names.index("title")] == "Verhuisd"
+
+
 SCENARIOS = [
     scenario_first_publish_loads_rows,
     scenario_summary_shape,
@@ -462,4 +533,8 @@ SCENARIOS = [
     scenario_crash_halfway_keeps_previous_inventory,
     scenario_crash_after_commit_is_reconciled,
     scenario_bulk_load_in_record_batches,
+    scenario_duplicate_uids_keep_the_last_row,
+    scenario_quarantine_rows_belong_to_the_batch_source,
+    scenario_mixed_changes_in_one_batch,
+    scenario_a_key_another_source_holds_moves,
 ]

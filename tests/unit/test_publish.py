@@ -148,3 +148,65 @@ def test_unreachable_postgres_error_hides_password(monkeypatch, tmp_path):
     with pytest.raises(StoreConfigError) as err:
         publish()
     assert "topsecret" not in str(err.value) and "postgresql://inv@127.0.0.1:1/inventory" in str(err.value)
+
+
+def test_duckdb_memory_is_bounded_and_configurable(duck_env):
+    with open_store() as st:
+        assert st.scalar("SELECT current_setting('memory_limit')") == "488.2 MiB"  # 512 MB
+        assert st.scalar("SELECT current_setting('temp_directory')").endswith("inventory.duckdb.tmp")
+    duck_env.monkeypatch.setenv("INVENTORY_DUCKDB_MEMORY_LIMIT", "1GB")
+    duck_env.monkeypatch.setenv("INVENTORY_DUCKDB_THREADS", "1")
+    with open_store() as st:
+        assert st.scalar("SELECT current_setting('memory_limit')") == "953.6 MiB"  # 1 GB
+        assert st.scalar("SELECT current_setting('threads')") == 1
+
+
+def test_duckdb_stages_a_batch_without_copying_it(duck_env):
+    """The staged batch is a view over its Parquet file: no temporary table holds the rows."""
+    b = sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", i) for i in range(3)])
+    with open_store() as st:
+        st.ensure_schema()
+        st.begin()
+        assert st.load_stage("datasets", model.DATASETS, b.validated("datasets")) == 3
+        assert st.check_stage("datasets", "gem-a", "test") == 3
+        kinds = st.fetchall("SELECT 'view' FROM duckdb_views() WHERE temporary AND view_name = '_stage_datasets' "
+                            "UNION ALL SELECT 'table' FROM duckdb_tables() WHERE temporary")
+        assert kinds == [("view",)]
+        st.rollback()
+
+
+def test_duckdb_exports_keep_the_stored_order(duck_env):
+    n = 3000
+    rows = [sc.dataset("gem-big", i) for i in range(n)]
+    rows.reverse()  # not the uid order: the export must follow the table, not sort it
+    sc.make_batch("gem-big", "run1", datasets=rows, quarantine=[])
+    publish()
+    latest = settings.exports_dir() / "latest"
+    with open_store() as st:
+        stored = [r[0] for r in st.fetchall('SELECT "dataset_uid" FROM "datasets"')]
+    assert stored == [r["dataset_uid"] for r in rows]
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    assert pq.read_table(latest / "datasets.parquet").column("dataset_uid").to_pylist() == stored
+    assert pacsv.read_csv(latest / "datasets.csv").column("dataset_uid").to_pylist() == stored
+
+
+def test_duckdb_export_failure_leaves_no_release(duck_env, monkeypatch):
+    from inventory.publish import duckdb_store, exports
+
+    sc.first_publish(duck_env)
+    before = exports.current_release()
+    real = duckdb_store.DuckDBStore._export_sql
+
+    def broken(self, table, schema, path, fmt):
+        return "COPY (SELECT no_such_column FROM datasets) TO '/nowhere.csv'" if table == "datasets" and fmt == "csv" else real(self, table, schema, path, fmt)
+
+    monkeypatch.setattr(duckdb_store.DuckDBStore, "_export_sql", broken)
+    with open_store() as st:
+        threads = st.scalar("SELECT current_setting('threads')")
+        with pytest.raises(Exception, match="no_such_column"):
+            exports.write_release(st)
+        assert st.scalar("SELECT current_setting('threads')") == threads
+    assert exports.current_release() == before
+    assert not [p for p in exports.releases_dir().iterdir() if p.name.startswith(".tmp-")]

@@ -676,3 +676,121 @@ def test_a_data_docs_failure_does_not_undo_the_validation(data_dir, monkeypatch)
     assert summary["data_docs_errors"] == {"algorithms": "OSError: disk full"}
     assert summary["records_valid"] == 1 and summary["records_quarantined"] == 1
     assert batch.read_report()["validation"]["data_docs_errors"] == {"algorithms": "OSError: disk full"}
+
+
+# ------------------------------------------------------------------------------------------
+# streaming: chunks, whole records, uniqueness in little memory
+# ------------------------------------------------------------------------------------------
+
+
+def _ckan_mix(n: int) -> tuple[list[dict], list[dict]]:
+    """n datasets (two distributions each) with a known problem every few records."""
+    datasets, distributions = [], []
+    for i in range(n):
+        d = ckan_dataset(f"mix-{i}")
+        if i % 7 == 3:
+            d["license"] = "cc-by-nd"
+        if i % 11 == 5:
+            d["title"] = None
+        if i % 13 == 6:
+            d = dict(datasets[i - 1], title="Nog een keer geoogst")  # a repeated key
+        datasets.append(d)
+        distributions += [ckan_resource(d, 0), ckan_resource(d, 1, access_url=None if i % 17 == 8 else f"https://x.example/{i}")]
+    return datasets, distributions
+
+
+def _outcome(batch: staging.Batch) -> dict:
+    quarantine = sorted(
+        json.dumps({k: v for k, v in r.items() if k != "quarantined_at"}, sort_keys=True) for r in quarantine_rows(batch)
+    )
+    return {
+        "validated": {t: pq.read_table(batch.validated(t)).to_pylist() for t in ("datasets", "distributions")},
+        "quarantine": quarantine,
+    }
+
+
+def test_chunking_and_record_parts_do_not_change_the_outcome(data_dir, monkeypatch):
+    datasets, distributions = _ckan_mix(30)
+    batch = write_batch(SOURCE_NL, {"datasets": datasets, "distributions": distributions})
+    reference = V.validate_batch(batch, build_docs=False)  # one chunk per table
+    expected = _outcome(batch)
+    assert reference["tables"]["datasets"]["quarantined"] == 9
+    # GX chunks that end in the middle of the record parts, and the other way round
+    monkeypatch.setattr(V, "WRITE_ROWS", 4)
+    for chunk_rows in (11, 50):
+        summary = V.validate_batch(batch, build_docs=False, chunk_rows=chunk_rows)
+        assert summary["tables"] == reference["tables"] and summary["critical"] == reference["critical"]
+        assert _outcome(batch) == expected, chunk_rows
+    # chunks cut by width (CHUNK_BYTES) rather than by rows
+    monkeypatch.setattr(V, "CHUNK_BYTES", 6000)
+    summary = V.validate_batch(batch, build_docs=False)
+    assert summary["tables"] == reference["tables"]
+    assert _outcome(batch) == expected
+
+
+def test_quarantine_rows_of_a_record_stay_together(data_dir):
+    twice = register_algorithm("5201348", status="Actief")  # two critical failures
+    batch = write_batch(SOURCE_AR, {"algorithms": [register_algorithm("52013480"), twice, register_algorithm("52013499", status="Actief")]})
+    V.validate_batch(batch, build_docs=False)
+    rows = quarantine_rows(batch)
+    assert [r["record_uid"] for r in rows] == [twice["algorithm_uid"]] * 2 + [model.stable_uid(SOURCE_AR, "52013499")]
+    assert [r["column"] for r in rows[:2]] == ["source_record_id", "status"]  # in the suite's order
+
+
+def test_uniqueness_stays_exact_when_hashes_collide(data_dir, monkeypatch):
+    """Hashes only pick the candidates: with every value colliding, only real repeats go."""
+    import numpy as np
+
+    monkeypatch.setattr(V, "_hash64", lambda values: np.zeros(len(values), dtype=np.uint64))
+    rec = register_algorithm("52013480")
+    records = [rec, register_algorithm("52013499"), dict(rec, name="Later"), register_algorithm("52013501")]
+    batch = write_batch(SOURCE_AR, {"algorithms": records})
+    summary = V.validate_batch(batch, build_docs=False, chunk_rows=2)
+    assert summary["tables"]["algorithms"]["quarantined"] == 1
+    assert [json.loads(r["record"])["name"] for r in quarantine_rows(batch)] == ["Later"]
+    assert len(validated_uids(batch, "algorithms")) == 3
+
+
+def test_hash64_depends_on_the_value_only():
+    """The same value hashes the same whatever its neighbours, its array's layout or type."""
+    import random
+
+    import numpy as np
+    import pyarrow as pa
+
+    rng = random.Random(7)
+    values = ["", "a", "abc", "é" * 40, "x" * 64, "x" * 65, "x" * 99 + "y", "x" * 100] + [
+        "".join(rng.choice("ab€") for _ in range(rng.randint(0, 90))) for _ in range(400)
+    ]
+    alone = {v: int(V._hash64(pa.array([v]))[0]) for v in values}
+    assert len(set(alone.values())) == len(set(values))
+    for start in range(0, len(values), 37):
+        part = values[start : start + 50]
+        for arr in (pa.array(part), pa.array(part, pa.large_string()), pa.array(["pad"] + part).slice(1)):
+            assert [int(h) for h in V._hash64(arr)] == [alone[v] for v in part]
+        assert set(int(h) for h in V._hash64(pa.array([part[0]] * 5))) == {alone[part[0]]}  # one length: fast path
+    assert V._hash64(pa.array([None, "a"]))[0] == alone[""]  # a null hashes as empty (nulls are skipped anyway)
+    assert V._hash64(pa.array([], pa.string())).dtype == np.uint64
+
+
+def test_gx_lets_go_of_each_chunk(data_dir):
+    import gc
+    import weakref
+
+    runtime = V.gx_runtime()
+    loaded = V._load("algorithms")
+    suite = runtime.register(loaded)
+    table = pa_table([register_algorithm("52013480")], model.ALGORITHMS)
+    frame = table.select(loaded.columns()).to_pandas()
+    result = runtime.validate("algorithms", suite, frame)
+    assert result.success
+    ref = weakref.ref(frame)
+    del frame
+    gc.collect()
+    assert ref() is None
+
+
+def pa_table(rows: list[dict], schema):
+    import pyarrow as pa
+
+    return pa.Table.from_pylist(rows, schema=schema)

@@ -3,11 +3,30 @@
 Parquet goes in and out through DuckDB itself (``read_parquet`` and ``COPY … TO``), which is fast and
 never passes rows through Python. DuckDB lets one process write a database file at a time; a second
 process waits here (up to ``lock_timeout`` seconds) for the file lock instead of failing at once.
+
+Bounded memory whatever the size of the inventory:
+
+* ``memory_limit`` (default ``DEFAULT_MEMORY_LIMIT``, ``$INVENTORY_DUCKDB_MEMORY_LIMIT`` overrides) caps
+  DuckDB's buffer pool; beyond it, joins and aggregates spill to ``<store>.tmp`` beside the file.
+* A staged batch is never copied into a temporary table: ``_stage_<table>`` is a view over the
+  batch's validated Parquet file, which every statement streams (a temporary table of a million
+  wide rows would hold all of them in memory). Only a batch with duplicate keys is collapsed
+  (its extra rows are left out of the view by file row number).
+* Changes are found by joining the staged and the published rows on the key, each side carrying
+  only the key and a 64-bit hash of the row's content (``hash()`` over every column except the key
+  and the provenance that changes on every harvest), never the rows themselves.
+* Applying touches what changed: rows added, changed or gone are inserted or deleted; rows that are
+  unchanged only get their new provenance (``harvested_at``, ``run_id``, ``raw_sha256``). A source's
+  first publish is a plain bulk insert.
+* Exports run two at a time, each on its own cursor with one DuckDB thread, so each file is
+  written in the table's (stable) insertion order while both cores are busy.
 """
 
 from __future__ import annotations
 
+import logging
 import os
+import threading
 import time
 from pathlib import Path
 from typing import Any, Sequence
@@ -16,13 +35,19 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from .. import settings
-from .store import EXPORT_ORDER, Store, cols, q, stage_name
+from .. import model, settings
+from .store import EXPORT_ORDER, VOLATILE_COLUMNS, Store, cols, is_string_list, q, stage_name
 
+log = logging.getLogger("inventory.publish")
 
 SORTED_EXPORTS = frozenset({"harvest_runs"})
 MEMORY_LIMIT_ENV = "INVENTORY_DUCKDB_MEMORY_LIMIT"
-DEFAULT_MEMORY_LIMIT = "2GB"
+DEFAULT_MEMORY_LIMIT = "512MB"
+THREADS_ENV = "INVENTORY_DUCKDB_THREADS"
+# Rows per Parquet row group of an export: DuckDB holds one row group per writer in memory
+# (122,880 rows by default: about 200 MB of dataset records).
+EXPORT_ROW_GROUP_ROWS = 32_768
+EXPORT_WORKERS = 2
 
 
 def _literal(value: str) -> str:
@@ -56,8 +81,17 @@ class DuckDBStore(Store):
         # Bounded memory whatever the size of the inventory: DuckDB spills to disk beyond the limit.
         limit = os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
         self.con.execute(f"SET memory_limit = {_literal(limit)}")
+        threads = os.environ.get(THREADS_ENV)
+        if threads:
+            self.con.execute(f"SET threads = {int(threads)}")
         if not read_only:
             self.con.execute(f"SET temp_directory = {_literal(str(self.path.with_name(self.path.name + '.tmp')))}")
+        # table -> (Parquet file, SELECT list in the model's column order) of the staged batch
+        self._stages: dict[str, tuple[Path, str]] = {}
+        self._staged_rows: dict[str, int] = {}
+        # table -> (source_id, complete, temporary table of the keys that are not unchanged (None:
+        # the source has no rows yet), counts by kind)
+        self._deltas: dict[str, tuple[str, bool, str | None, dict[str, int]]] = {}
 
     def close(self) -> None:
         self.con.close()
@@ -79,6 +113,9 @@ class DuckDBStore(Store):
             self.con.execute("ROLLBACK")
         except duckdb.TransactionException:  # no transaction open (it never began)
             pass
+        # the temporary views and tables of the transaction are gone with it
+        self._stages.clear()
+        self._deltas.clear()
 
     def ts_text(self, expr: str) -> str:
         return f"strftime({expr} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')"
@@ -86,31 +123,228 @@ class DuckDBStore(Store):
     def list_json(self, expr: str) -> str:
         return f"CAST(to_json({expr}) AS VARCHAR)"
 
-    def load_stage(self, table: str, schema: pa.Schema, path: Path) -> int:
+    # ------------------------------------------------------------------ staging (a view, not a copy)
+    def _temp_kind(self, name: str) -> str | None:
+        rows = self.fetchall(
+            "SELECT 'view' FROM duckdb_views() WHERE temporary AND view_name = ? "
+            "UNION ALL SELECT 'table' FROM duckdb_tables() WHERE temporary AND table_name = ?", [name, name])
+        return rows[0][0] if rows else None
+
+    def _drop_temp(self, name: str) -> None:
+        kind = self._temp_kind(name)
+        if kind == "view":
+            self.con.execute(f"DROP VIEW {q(name)}")
+        elif kind == "table":
+            self.con.execute(f"DROP TABLE {q(name)}")
+
+    def _select_list(self, schema: pa.Schema, path: Path, replace: dict[str, str] | None = None) -> str:
+        """The model's columns from a Parquet file, cast to their SQL types (missing ones NULL;
+        ``replace`` gives an expression for a column instead)."""
         present = set(pq.read_schema(path).names)
-        exprs = [
-            f"CAST({q(f.name) if f.name in present else 'NULL'} AS {self.sql_type(f.type)}) AS {q(f.name)}"
+        replace = replace or {}
+        return ", ".join(
+            f"CAST({replace.get(f.name) or (q(f.name) if f.name in present else 'NULL')} "
+            f"AS {self.sql_type(f.type)}) AS {q(f.name)}"
             for f in schema
-        ]
-        self.con.execute(
-            f"CREATE OR REPLACE TEMPORARY TABLE {q(stage_name(table))} AS "
-            f"SELECT {', '.join(exprs)} FROM read_parquet({_literal(str(path))})")
-        return int(self.scalar(f"SELECT count(*) FROM {q(stage_name(table))}"))
+        )
+
+    def load_stage(self, table: str, schema: pa.Schema, path: Path) -> int:
+        """``_stage_<table>``: a view over the Parquet file (streamed by every statement, never copied)."""
+        path = Path(path)
+        select = self._select_list(schema, path)
+        name = stage_name(table)
+        self._drop_temp(name)
+        self._drop_temp(f"{name}_extra")
+        self.con.execute(f"CREATE TEMPORARY VIEW {q(name)} AS SELECT {select} FROM read_parquet({_literal(str(path))})")
+        self._stages[table] = (path, select)
+        self._deltas.pop(table, None)
+        rows = int(pq.ParquetFile(path).metadata.num_rows)
+        self._staged_rows[table] = rows
+        return rows
+
+    def check_stage(self, table: str, source_id: str, where: str) -> int:
+        """Refuse rows a validated batch must never contain; drop duplicate keys. Returns row count."""
+        if table not in self._stages:
+            return super().check_stage(table, source_id, where)
+        stage, key = q(stage_name(table)), model.UID_COLUMN[table]
+        uid = q(key)
+        total, missing, foreign = self.fetchall(
+            f"SELECT count(*), count(*) FILTER (WHERE {uid} IS NULL), "
+            f'count(*) FILTER (WHERE "source_id" IS DISTINCT FROM ?) FROM {stage}', [source_id])[0]
+        if missing:
+            raise ValueError(f"{where}: {missing} {table} rows without {key}")
+        if foreign:
+            raise ValueError(f"{where}: {foreign} {table} rows whose source_id is not {source_id!r}")
+        extra = self._duplicate_rows(table)
+        if extra:
+            log.warning("%s: %d duplicate %s keys in %s, keeping one row each", where, extra, key, table)
+            self.dedupe_stage(table, key)
+        self._staged_rows[table] = int(total) - extra
+        return int(total) - extra
+
+    def _duplicate_rows(self, table: str) -> int:
+        """Rows whose key an earlier row already has: candidates by a 64-bit hash of the key (a small
+        aggregate), then counted exactly among the candidates only."""
+        stage, uid = q(stage_name(table)), q(model.UID_COLUMN[table])
+        return int(self.scalar(
+            f"SELECT count(*) - count(DISTINCT {uid}) FROM {stage} WHERE hash({uid}) IN "
+            f"(SELECT hash({uid}) FROM {stage} GROUP BY 1 HAVING count(*) > 1)") or 0)
 
     def dedupe_stage(self, table: str, key: str) -> None:
-        stage = q(stage_name(table))
-        self.con.execute(f"DELETE FROM {stage} WHERE rowid NOT IN "
-                         f"(SELECT max(rowid) FROM {stage} GROUP BY {q(key)})")
+        """Keep the last row (in file order) of every key: the view leaves the others out."""
+        if table not in self._stages:
+            stage = q(stage_name(table))
+            self.con.execute(f"DELETE FROM {stage} WHERE rowid NOT IN "
+                             f"(SELECT max(rowid) FROM {stage} GROUP BY {q(key)})")
+            return
+        path, select = self._stages[table]
+        name = stage_name(table)
+        source = f"read_parquet({_literal(str(path))}, file_row_number = true)"
+        extra = f"{name}_extra"
+        self.con.execute(
+            f"CREATE OR REPLACE TEMPORARY TABLE {q(extra)} AS SELECT file_row_number AS r FROM "
+            f"(SELECT file_row_number, row_number() OVER (PARTITION BY {q(key)} ORDER BY file_row_number DESC) AS n "
+            f"FROM {source} WHERE hash({q(key)}) IN "
+            f"(SELECT hash({q(key)}) FROM {source} GROUP BY 1 HAVING count(*) > 1)) WHERE n > 1")
+        self._drop_temp(name)
+        self.con.execute(
+            f"CREATE TEMPORARY VIEW {q(name)} AS SELECT {select} FROM {source} "
+            f"WHERE file_row_number NOT IN (SELECT r FROM {q(extra)})")
+
+    # ------------------------------------------------------------------ changes
+    @staticmethod
+    def _content_hash(table: str) -> str:
+        """SQL for a 64-bit hash of a row's content: every column but the key and the volatile
+        provenance. DuckDB hashes a NULL list like an empty one, so list lengths are hashed too."""
+        schema = model.RECORD_TABLES[table]
+        content = [f for f in schema if f.name != model.UID_COLUMN[table] and f.name not in VOLATILE_COLUMNS]
+        lengths = [f"len({q(f.name)})" for f in content if is_string_list(f.type)]
+        return f"hash({', '.join([q(f.name) for f in content] + lengths)})"
+
+    def diff(self, table: str, source_id: str, complete: bool) -> dict[str, int]:
+        """added / changed / removed of the staged rows against the source's published rows.
+
+        "changed" compares a 64-bit hash of each row's content (every column but the key and the
+        volatile provenance): two different rows pass for equal only on a hash collision (odds about
+        1 in 1.8e19 per changed row). The keys that are not unchanged are kept for ``apply``.
+        """
+        if table not in self._stages:
+            return super().diff(table, source_id, complete)
+        main = q(table)
+        published = int(self.scalar(f'SELECT count(*) FROM {main} WHERE "source_id" = ?', [source_id]))
+        if published == 0:  # nothing of this source yet: every staged row is new
+            counts = {"added": self._staged_rows[table], "changed": 0, "removed": 0}
+            self._deltas[table] = (source_id, complete, None, counts)
+            return dict(counts)
+        stage, uid = q(stage_name(table)), q(model.UID_COLUMN[table])
+        h = self._content_hash(table)
+        delta = f"_delta_{table}"
+        self.con.execute(
+            f"CREATE OR REPLACE TEMPORARY TABLE {q(delta)} AS "
+            "SELECT coalesce(s.u, m.u) AS u, CASE WHEN m.u IS NULL THEN 'added' WHEN s.u IS NULL THEN 'removed' "
+            "ELSE 'changed' END AS kind "
+            f"FROM (SELECT {uid} AS u, {h} AS h FROM {stage}) s "
+            f'FULL OUTER JOIN (SELECT {uid} AS u, {h} AS h FROM {main} WHERE "source_id" = ?) m ON s.u = m.u '
+            "WHERE m.u IS NULL OR (s.u IS NULL AND ?) OR s.h <> m.h", [source_id, complete])
+        found = dict(self.fetchall(f"SELECT kind, count(*) FROM {q(delta)} GROUP BY kind"))
+        counts = {k: int(found.get(k, 0)) for k in ("added", "changed", "removed")}
+        self._deltas[table] = (source_id, complete, delta, counts)
+        return dict(counts)
+
+    def apply(self, table: str, source_id: str, complete: bool) -> None:
+        """complete: the source's rows become the staged ones; partial: upsert the staged rows."""
+        if table not in self._stages:
+            return super().apply(table, source_id, complete)
+        if self._deltas.get(table, (None, None))[:2] != (source_id, complete):
+            self.diff(table, source_id, complete)
+        _, _, delta, counts = self._deltas.pop(table)
+        stage, main, uid = q(stage_name(table)), q(table), q(model.UID_COLUMN[table])
+        names = cols(model.RECORD_TABLES[table].names)
+        if delta is None:  # the source's first rows: one bulk insert
+            if self.scalar(f"SELECT count(*) FROM {main}"):  # a key another source holds goes
+                self.execute(f"DELETE FROM {main} WHERE {uid} IN (SELECT {uid} FROM {stage})")
+            self.execute(f"INSERT INTO {main} ({names}) SELECT {names} FROM {stage}")
+            return
+        # Unchanged rows keep their content and take the new provenance.
+        volatile = [n for n in model.RECORD_TABLES[table].names if n in VOLATILE_COLUMNS]
+        if volatile:
+            self.execute(
+                f"UPDATE {main} AS m SET {', '.join(f'{q(c)} = s.{q(c)}' for c in volatile)} "
+                f"FROM (SELECT {cols([model.UID_COLUMN[table], *volatile])} FROM {stage}) AS s "
+                f'WHERE m.{uid} = s.{uid} AND m."source_id" = ? '
+                f"AND m.{uid} NOT IN (SELECT u FROM {q(delta)})", [source_id])
+        # Changed and removed rows go, and a key of an added row that another source holds.
+        if any(counts.values()):
+            self.execute(f"DELETE FROM {main} WHERE {uid} IN (SELECT u FROM {q(delta)})")
+        if counts["added"] or counts["changed"]:
+            self.execute(f"INSERT INTO {main} ({names}) SELECT {names} FROM {stage} "
+                         f"WHERE {uid} IN (SELECT u FROM {q(delta)} WHERE kind <> 'removed')")
+        self.execute(f"DROP TABLE {q(delta)}")
+
+    def replace_quarantine(self, source_id: str, path: Path | None) -> None:
+        self.execute('DELETE FROM "quarantine" WHERE "source_id" = ?', [source_id])
+        if path is None:
+            return
+        # Quarantine rows of a batch belong to its source, whatever the refused record said.
+        select = self._select_list(model.QUARANTINE, Path(path), {"source_id": "?"})
+        names = cols(model.QUARANTINE.names)
+        self.execute(f'INSERT INTO "quarantine" ({names}) SELECT {select} FROM read_parquet({_literal(str(path))})',
+                     [source_id])
+
+    # ------------------------------------------------------------------ exports
+    def _export_sql(self, table: str, schema: pa.Schema, path: Path, fmt: str) -> str:
+        order = cols(EXPORT_ORDER.get(table, ())) if table in SORTED_EXPORTS else ""
+        order_by = f" ORDER BY {order}" if order else ""
+        if fmt == "parquet":
+            return (f"COPY (SELECT {cols(schema.names)} FROM {q(table)}{order_by}) TO {_literal(str(path))} "
+                    f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {EXPORT_ROW_GROUP_ROWS})")
+        csv_cols = ", ".join(self.csv_expr(f.name, f.type) for f in schema)
+        return f"COPY (SELECT {csv_cols} FROM {q(table)}{order_by}) TO {_literal(str(path))} (FORMAT csv, HEADER)"
 
     def export_table(self, table: str, schema: pa.Schema, parquet_path: Path, csv_path: Path) -> None:
         # Only small tables are sorted: sorting a million wide rows would hold them all in memory,
         # while without ORDER BY DuckDB streams the table out in its (stable) insertion order.
-        order = cols(EXPORT_ORDER.get(table, ())) if table in SORTED_EXPORTS else ""
-        order_by = f" ORDER BY {order}" if order else ""
-        self.con.execute(
-            f"COPY (SELECT {cols(schema.names)} FROM {q(table)}{order_by}) "
-            f"TO {_literal(str(parquet_path))} (FORMAT parquet, COMPRESSION zstd)")
-        csv_cols = ", ".join(self.csv_expr(f.name, f.type) for f in schema)
-        self.con.execute(
-            f"COPY (SELECT {csv_cols} FROM {q(table)}{order_by}) "
-            f"TO {_literal(str(csv_path))} (FORMAT csv, HEADER)")
+        self.con.execute(self._export_sql(table, schema, parquet_path, "parquet"))
+        self.con.execute(self._export_sql(table, schema, csv_path, "csv"))
+
+    def export_tables(self, jobs: list[tuple[str, pa.Schema, Path, Path]]) -> None:
+        """Every export file, ``EXPORT_WORKERS`` at a time, each on its own cursor in its own read
+        transaction (nothing writes meanwhile: this connection holds the file, and the caller's
+        snapshot transaction is open), with one DuckDB thread each so rows keep insertion order."""
+        sizes = {t: int(self.scalar(f"SELECT count(*) FROM {q(t)}")) * len(s) for t, s, _, _ in jobs}
+        work = [(sizes[t], self._export_sql(t, s, p, "parquet")) for t, s, p, _ in jobs]
+        work += [(sizes[t], self._export_sql(t, s, c, "csv")) for t, s, _, c in jobs]
+        work.sort(key=lambda w: -w[0])  # the biggest first, so that the workers finish together
+        queue = [sql for _, sql in work]
+        errors: list[BaseException] = []
+        lock = threading.Lock()
+
+        def worker(cursor: duckdb.DuckDBPyConnection) -> None:
+            try:
+                cursor.execute("BEGIN TRANSACTION")
+                while True:
+                    with lock:
+                        if errors or not queue:
+                            break
+                        sql = queue.pop(0)
+                    cursor.execute(sql)
+                cursor.execute("COMMIT")
+            except BaseException as exc:  # re-raised in the caller's thread below
+                with lock:
+                    errors.append(exc)
+            finally:
+                cursor.close()
+
+        previous = int(self.scalar("SELECT current_setting('threads')"))
+        self.con.execute("SET threads = 1")
+        try:
+            workers = [threading.Thread(target=worker, args=(self.con.cursor(),), daemon=True)
+                       for _ in range(min(EXPORT_WORKERS, len(queue)))]
+            for w in workers:
+                w.start()
+            for w in workers:
+                w.join()
+        finally:
+            self.con.execute(f"SET threads = {previous}")
+        if errors:
+            raise errors[0]

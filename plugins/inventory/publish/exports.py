@@ -64,10 +64,9 @@ def write_release(store: Store) -> Path:
     try:
         store.begin_snapshot()
         try:
-            counts = {}
-            for table, schema in model.ALL_TABLES.items():
-                store.export_table(table, schema, tmp / f"{table}.parquet", tmp / f"{table}.csv")
-                counts[table] = int(store.scalar(f"SELECT count(*) FROM {q(table)}"))
+            store.export_tables([(table, schema, tmp / f"{table}.parquet", tmp / f"{table}.csv")
+                                 for table, schema in model.ALL_TABLES.items()])
+            counts = {table: int(store.scalar(f"SELECT count(*) FROM {q(table)}")) for table in model.ALL_TABLES}
             publish_id = store.last_publish_id()
             store.commit()
         except BaseException:

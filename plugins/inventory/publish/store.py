@@ -134,6 +134,11 @@ class Store:
     def export_table(self, table: str, schema: pa.Schema, parquet_path: Path, csv_path: Path) -> None:
         raise NotImplementedError
 
+    def export_tables(self, jobs: list[tuple[str, pa.Schema, Path, Path]]) -> None:
+        """Export every ``(table, schema, parquet_path, csv_path)`` (one after the other here)."""
+        for table, schema, parquet_path, csv_path in jobs:
+            self.export_table(table, schema, parquet_path, csv_path)
+
     def ts_text(self, expr: str) -> str:
         """SQL giving a TIMESTAMPTZ as ISO-8601 text in UTC (``2026-11-28T10:00:00.000000Z``)."""
         raise NotImplementedError

@@ -2,7 +2,7 @@
 
 Public API (see :mod:`inventory.quality.validate`):
 
-- ``validate_batch(batch, *, build_docs=True, chunk_rows=50_000) -> dict`` validates one staging
+- ``validate_batch(batch, *, build_docs=True, chunk_rows=100_000) -> dict`` validates one staging
   batch, writes ``validated/<table>.parquet`` and ``quarantine.parquet``, builds GX Data Docs and
   updates ``report.json``; returns a small JSON-able summary (safe for XCom).
 - ``load_suite(name) -> great_expectations.ExpectationSuite`` reads ``expectations/<name>.json``;

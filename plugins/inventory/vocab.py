@@ -50,6 +50,24 @@ def canonical(name: str, value: str | None) -> str | None:
     return _lookup(name).get(_normalise_key(text))
 
 
+def memoised(lookup):
+    """A cache in front of a vocabulary lookup, for one page: catalogues repeat a handful of values."""
+    cache: dict = {}
+
+    def get(value):
+        if value is None:
+            return None
+        try:
+            return cache[value]
+        except KeyError:
+            result = cache[value] = lookup(value)
+            return result
+        except TypeError:  # a list or object where a string was expected
+            return None
+
+    return get
+
+
 def license_uri(value: str | None) -> str | None:
     return canonical("licenses", value)
 

@@ -118,24 +118,6 @@ def map_package(source: SourceConfig, pkg: Any, page: LandedPage, ctx: ParseCont
     return Item(columns.record_ids[0], columns.row("datasets", 0), children, columns.watermarks[0])
 
 
-def _memo(lookup):
-    """A per-page cache in front of a vocabulary lookup: catalogues repeat a handful of values."""
-    cache: dict[Any, Any] = {}
-
-    def get(value):
-        if value is None:
-            return None
-        try:
-            return cache[value]
-        except KeyError:
-            result = cache[value] = lookup(value)
-            return result
-        except TypeError:  # a list or object where a string was expected
-            return None
-
-    return get
-
-
 def map_packages(source: SourceConfig, packages: list[Any], page: LandedPage, ctx: ParseContext) -> Columns:
     """Map a page of CKAN packages onto ``datasets`` and ``distributions``, column by column.
 
@@ -156,8 +138,8 @@ def map_packages(source: SourceConfig, packages: list[Any], page: LandedPage, ct
         good.append(pkg)
         ids.append(record_id)
 
-    license_uri = _memo(vocab.license_uri)
-    frequency_uri = _memo(vocab.frequency_uri)
+    license_uri = vocab.memoised(vocab.license_uri)
+    frequency_uri = vocab.memoised(vocab.frequency_uri)
     fallback_publisher = source.publisher
     sid = source.id
     n = len(good)

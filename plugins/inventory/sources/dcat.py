@@ -597,9 +597,9 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
     nodes = graph.nodes
     sid = source.id
     url = page.url
-    license_uri = _memo(vocab.license_uri)
-    frequency_uri = _memo(vocab.frequency_uri)
-    short_media = _memo(lambda value: IANA_MEDIA.sub("", value))
+    license_uri = vocab.memoised(vocab.license_uri)
+    frequency_uri = vocab.memoised(vocab.frequency_uri)
+    short_media = vocab.memoised(lambda value: IANA_MEDIA.sub("", value))
     fallback_publisher = source.publisher
     refusals: list[Refusal] = []
     ids: list[str] = []
@@ -901,21 +901,6 @@ def _geometry(values: list[Any] | None) -> str | None:
             return text
         best = best or text or None
     return best
-
-
-def _memo(lookup):
-    cache: dict[Any, Any] = {}
-
-    def get(value):
-        if value is None:
-            return None
-        try:
-            return cache[value]
-        except KeyError:
-            result = cache[value] = lookup(value)
-            return result
-
-    return get
 
 
 def iter_records(source: SourceConfig, page: LandedPage, ctx: ParseContext) -> Iterable[dict[str, Any]]:

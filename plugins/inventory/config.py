@@ -109,17 +109,22 @@ def _expand_env(value: Any, file: Path) -> Any:
     return _ENV_REF.sub(substitute, value)
 
 
-def load_sources(path: str | os.PathLike | None = None, *, include_disabled: bool = False) -> list[SourceConfig]:
-    """Read and check the sources file (``$INVENTORY_SOURCES`` or ``config/sources.yaml``)."""
-    file = Path(path) if path else settings.sources_file()
+def read_yaml(file: Path, what: str, error: type[Exception], hint: str = "") -> Any:
+    """A YAML file's content, or ``error`` saying in one sentence which file and where it broke."""
     try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
+        return yaml.safe_load(file.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise SourcesConfigError(f"Sources file {file} does not exist (set INVENTORY_SOURCES or create it).") from None
+        raise error(f"{what} {file} does not exist{hint}.") from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise SourcesConfigError(f"Sources file {file} is not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+        raise error(f"{what} {file} is not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+
+
+def load_sources(path: str | os.PathLike | None = None, *, include_disabled: bool = False) -> list[SourceConfig]:
+    """Read and check the sources file (``$INVENTORY_SOURCES`` or ``config/sources.yaml``)."""
+    file = Path(path) if path else settings.sources_file()
+    raw = read_yaml(file, "Sources file", SourcesConfigError, " (set INVENTORY_SOURCES or create it)")
     if not isinstance(raw, dict) or not isinstance(raw.get("sources"), list):
         raise SourcesConfigError(f"Sources file {file} must have a top-level 'sources:' list.")
     raw = _expand_env(raw, file)

@@ -31,9 +31,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from . import settings
+from .config import read_yaml
 
 log = logging.getLogger(__name__)
 
@@ -90,14 +89,7 @@ class Crosswalk:
 def load(path: str | os.PathLike | None = None) -> Crosswalk:
     """Read and check a crosswalk file (default: :func:`crosswalk_file`)."""
     file = Path(path) if path else crosswalk_file()
-    try:
-        raw = yaml.safe_load(file.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CrosswalkError(f"Crosswalk file {file} does not exist.") from None
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        at = f" at line {mark.line + 1}, column {mark.column + 1}" if mark else ""
-        raise CrosswalkError(f"Crosswalk file {file} is not valid YAML{at}: {getattr(exc, 'problem', exc)}") from None
+    raw = read_yaml(file, "Crosswalk file", CrosswalkError)
     registers = raw.get("registers") if isinstance(raw, dict) else None
     if not isinstance(registers, dict):
         raise CrosswalkError(f"Crosswalk file {file} must have a top-level 'registers:' mapping.")

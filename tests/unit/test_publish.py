@@ -210,3 +210,30 @@ def test_duckdb_export_failure_leaves_no_release(duck_env, monkeypatch):
         assert st.scalar("SELECT current_setting('threads')") == threads
     assert exports.current_release() == before
     assert not [p for p in exports.releases_dir().iterdir() if p.name.startswith(".tmp-")]
+
+
+def test_duckdb_memory_limit_grows_with_the_key_indexes(duck_env, monkeypatch):
+    """The primary-key indexes must fit in memory: a large inventory raises the limit (unless the
+    environment fixes it) instead of running out of memory."""
+    from inventory.publish import duckdb_store
+
+    b = sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", i) for i in range(10)])
+    monkeypatch.setattr(duckdb_store, "INDEX_KEY_BYTES", 100 * 2**20)  # 100 MiB a key
+
+    def apply_and_read_limit() -> str:
+        with open_store() as st:
+            st.ensure_schema()
+            st.begin()
+            st.load_stage("datasets", model.DATASETS, b.validated("datasets"))
+            st.check_stage("datasets", "gem-a", "test")
+            st.diff("datasets", "gem-a", True)
+            st.apply("datasets", "gem-a", True)
+            limit = st.scalar("SELECT current_setting('memory_limit')")
+            st.rollback()
+            return limit
+
+    assert apply_and_read_limit() == "1.2 GiB"  # 256 MiB + 10 new keys
+    monkeypatch.setenv("INVENTORY_DUCKDB_MEMORY_LIMIT", "600MB")
+    assert apply_and_read_limit() == "572.2 MiB"  # as the environment says
+    monkeypatch.delenv("INVENTORY_DUCKDB_MEMORY_LIMIT")
+    assert publish()["sources"]["gem-a"]["added"] == 10

@@ -794,3 +794,18 @@ def pa_table(rows: list[dict], schema):
     import pyarrow as pa
 
     return pa.Table.from_pylist(rows, schema=schema)
+
+
+def test_a_failure_while_writing_records_stops_the_validation(data_dir, monkeypatch):
+    """The thread that writes the records hands its error to the validation, which leaves no file half written."""
+
+    def broken(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(V, "_write_quarantine", broken)
+    batch = write_batch(SOURCE_AR, {"algorithms": [register_algorithm("52013480"), register_algorithm("5201348")]})
+    with pytest.raises(OSError, match="disk full"):
+        V.validate_batch(batch, build_docs=False)
+    assert not batch.validated("algorithms").exists()
+    assert not list(batch.path.rglob("*.partial"))
+    assert batch.read_report()["state"] == "harvested"

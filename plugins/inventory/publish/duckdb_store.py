@@ -43,6 +43,14 @@ log = logging.getLogger("inventory.publish")
 SORTED_EXPORTS = frozenset({"harvest_runs"})
 MEMORY_LIMIT_ENV = "INVENTORY_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "512MB"
+# The primary-key indexes (ART) of the record tables must be in memory while rows are inserted and
+# committed: about 67 bytes a key (250 MB for a million datasets and their 2.7 million
+# distributions). Unless $INVENTORY_DUCKDB_MEMORY_LIMIT says otherwise, a publish raises the limit
+# to INDEX_BASE_BYTES + INDEX_KEY_BYTES for every key in the store and in its batches, when that is
+# more than DEFAULT_MEMORY_LIMIT, so a larger inventory publishes instead of running out of memory.
+INDEX_BASE_BYTES = 256 * 2**20
+INDEX_KEY_BYTES = 72
+DEFAULT_MEMORY_LIMIT_BYTES = 512 * 10**6  # DuckDB's MB
 THREADS_ENV = "INVENTORY_DUCKDB_THREADS"
 # Rows per Parquet row group of an export: DuckDB holds one row group per writer in memory
 # (122,880 rows by default: about 200 MB of dataset records).
@@ -78,9 +86,12 @@ class DuckDBStore(Store):
                     raise
                 time.sleep(0.5)
         self.con.execute("SET TimeZone = 'UTC'")
-        # Bounded memory whatever the size of the inventory: DuckDB spills to disk beyond the limit.
+        # Bounded memory: DuckDB spills joins, aggregates and sorts to disk beyond the limit.
+        self._fixed_limit = bool(os.environ.get(MEMORY_LIMIT_ENV))
         limit = os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
         self.con.execute(f"SET memory_limit = {_literal(limit)}")
+        self._limit_bytes = DEFAULT_MEMORY_LIMIT_BYTES
+        self._new_keys = 0  # rows added or changed by this store's transaction (keys the indexes gain)
         threads = os.environ.get(THREADS_ENV)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -161,6 +172,20 @@ class DuckDBStore(Store):
         rows = int(pq.ParquetFile(path).metadata.num_rows)
         self._staged_rows[table] = rows
         return rows
+
+    def _fit_memory(self, new_keys: int) -> None:
+        """Raise the memory limit so that the primary-key indexes fit (see ``INDEX_KEY_BYTES``): the
+        keys in the store plus those this transaction inserts."""
+        self._new_keys += new_keys
+        if self._fixed_limit:
+            return
+        keys = self._new_keys + sum(
+            int(self.scalar(f"SELECT count(*) FROM {q(t)}") or 0) for t in model.RECORD_TABLES if self.table_exists(t))
+        needed = INDEX_BASE_BYTES + INDEX_KEY_BYTES * keys
+        if needed > self._limit_bytes:
+            self.con.execute(f"SET memory_limit = '{-(-needed // 2**20)}MiB'")
+            self._limit_bytes = needed
+            log.info("store: memory limit raised to %d MiB for the key indexes of %d rows", needed >> 20, keys)
 
     def check_stage(self, table: str, source_id: str, where: str) -> int:
         """Refuse rows a validated batch must never contain; drop duplicate keys. Returns row count."""
@@ -258,6 +283,7 @@ class DuckDBStore(Store):
         if self._deltas.get(table, (None, None))[:2] != (source_id, complete):
             self.diff(table, source_id, complete)
         _, _, delta, counts = self._deltas.pop(table)
+        self._fit_memory(counts["added"] + counts["changed"])
         stage, main, uid = q(stage_name(table)), q(table), q(model.UID_COLUMN[table])
         names = cols(model.RECORD_TABLES[table].names)
         if delta is None:  # the source's first rows: one bulk insert

@@ -14,6 +14,17 @@ connection `inventory_db`) — and then writes Parquet and CSV exports under `ex
 
 A reader sees the previous inventory or the new one, never a mix. The asset
 `inventory://published/inventory` is updated with the counts.
+
+**check_links** then checks the distributions' access and download URLs that are due (HEAD, else a
+ranged GET; one request at a time per host; a URL is checked again only after
+`INVENTORY_LINK_CHECK_TTL_HOURS`, default a week; no new request after
+`INVENTORY_LINK_CHECK_BUDGET_S`, default 300 s; `INVENTORY_LINK_CHECKS=off` skips it) into `link_checks`.
+
+**score_quality** then scores every published dataset with the EU Metadata Quality Assessment
+(405 points: findability, accessibility, interoperability, reusability, contextuality) into the
+table `quality_scores`, and keeps the averages per source, per publisher and per run in
+`quality_aggregates` (the trend across runs). Its return value shows each source's average score
+and rating.
 """
 
 from datetime import timedelta
@@ -32,7 +43,7 @@ from inventory.assets import PUBLISHED_INVENTORY, STAGED_ALGORITHM_REGISTERS, ST
     max_active_runs=1,
     default_args={**DEFAULT_ARGS, "retries": 2, "retry_delay": timedelta(minutes=1)},
     doc_md=__doc__,
-    tags=["inventory", "publish"],
+    tags=["inventory", "publish", "quality"],
 )
 def publish_inventory():
     @task(outlets=[PUBLISHED_INVENTORY])
@@ -45,7 +56,20 @@ def publish_inventory():
         }
         return summary
 
-    publish()
+    @task
+    def check_links() -> dict:
+        from inventory import pipeline
+
+        return pipeline.check_links()
+
+    @task
+    def score_quality(summary: dict) -> dict:
+        from inventory import pipeline
+
+        return pipeline.score_quality(summary.get("publish_id"))
+
+    published = publish()
+    published >> check_links() >> score_quality(published)
 
 
 publish_inventory()

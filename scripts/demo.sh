@@ -25,6 +25,9 @@ done
 echo
 inventory summary
 echo
+echo "Metadata quality (EU MQA score of 405 points, average per source):"
+inventory quality
+echo
 echo "Inventory:  $INVENTORY_DATA_DIR/inventory.duckdb (tables datasets, distributions, algorithms, quarantine, harvest_runs)"
 echo "Exports:    $INVENTORY_DATA_DIR/exports/latest/ (Parquet and CSV per table)"
 echo "Data Docs:  $INVENTORY_DATA_DIR/reports/data_docs/index.html"

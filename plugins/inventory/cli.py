@@ -5,6 +5,7 @@
     inventory publish                 publish every validated batch to the store and exports
     inventory run                     all of it for every source; exit 1 naming failed/partial sources
     inventory summary                 what the store holds now, per source
+    inventory quality [--rescore]     MQA score per source (average and rating) of the last scoring
 
 Progress bars show on a terminal (stderr) and stay silent in logs.
 """
@@ -80,6 +81,22 @@ def print_summary(out=None) -> list[dict[str, Any]]:
     return rows
 
 
+QUALITY_COLUMNS = [("source_id", "source"), ("datasets", "datasets"), ("average", "average score (of 405)"),
+                   ("rating", "rating")]
+
+
+def print_quality(quality: dict[str, Any], out=None) -> None:
+    """The average MQA score and rating per source and for the whole inventory."""
+    out = out or sys.stdout
+    if not quality.get("sources"):
+        print("No quality scores yet: nothing has been scored.", file=out)
+        return
+    rows = [{"source_id": s, **v} for s, v in sorted(quality["sources"].items())]
+    rows.append({"source_id": "(all datasets)", "datasets": quality.get("datasets"),
+                 "average": quality.get("average"), "rating": quality.get("rating")})
+    print(_table(rows, QUALITY_COLUMNS), file=out)
+
+
 def cmd_sources(args: argparse.Namespace) -> int:
     sources = load_sources(include_disabled=True)
     print(f"Sources file: {settings.sources_file()}")
@@ -102,8 +119,12 @@ def cmd_harvest(args: argparse.Namespace) -> int:
 
 def cmd_publish(args: argparse.Namespace) -> int:
     summary = pipeline.publish()
+    pipeline.check_links()
+    quality = pipeline.score_quality(summary.get("publish_id"))
     print(f"Published to {_where(summary)}; exports in {summary['exports']['path']}")
     print_summary()
+    print("\nMetadata quality (EU MQA, 405 points):")
+    print_quality(quality)
     return 0
 
 
@@ -113,6 +134,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     print()
     print(f"Run {run_id}: published to {_where(summary)}")
     print_summary()
+    print("\nMetadata quality (EU MQA, 405 points):")
+    print_quality(summary.get("quality") or {})
     print(f"\nExports:   {summary['exports']['path']} (Parquet and CSV per table)")
     print(f"Data Docs: {settings.data_docs_dir() / 'index.html'}")
     bad = pipeline.problems(reports)
@@ -126,6 +149,11 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_summary(args: argparse.Namespace) -> int:
     print_summary()
+    return 0
+
+
+def cmd_quality(args: argparse.Namespace) -> int:
+    print_quality(pipeline.score_quality() if args.rescore else pipeline.quality_summary())
     return 0
 
 
@@ -152,6 +180,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--run-id")
     p.set_defaults(func=cmd_run)
     sub.add_parser("summary", help="what the store holds, per source").set_defaults(func=cmd_summary)
+    p = sub.add_parser("quality", help="average MQA score and rating per source")
+    p.add_argument("--rescore", action="store_true", help="score the published inventory again first")
+    p.set_defaults(func=cmd_quality)
     return parser
 
 

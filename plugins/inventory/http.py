@@ -51,6 +51,8 @@ class HttpSettings:
     max_bytes: int = DEFAULT_MAX_BYTES
     allow_private_network: bool = False
     headers: Mapping[str, str] = field(default_factory=dict)
+    # False: a status still failing after the retries is returned, not raised (link checks record it).
+    raise_on_status: bool = True
 
     @classmethod
     def from_options(cls, options: Mapping[str, Any], *, allow_private_network: bool = False) -> "HttpSettings":
@@ -81,7 +83,7 @@ def make_session(settings: HttpSettings) -> requests.Session:
         status_forcelist=(429, 500, 502, 503, 504),
         allowed_methods=frozenset({"GET", "HEAD", "POST"}),  # listing POSTs are read-only queries
         respect_retry_after_header=True,
-        raise_on_status=True,  # exhausted retries raise, and are reported as such
+        raise_on_status=settings.raise_on_status,  # exhausted retries raise, and are reported as such
     )
     retry.retry_after_cap = settings.retry_after_max
     adapter = HTTPAdapter(max_retries=retry, pool_connections=4, pool_maxsize=4)

@@ -64,6 +64,8 @@ DISTRIBUTIONS = pa.schema(
         ("format", STR),
         ("media_type", STR),
         ("license", STR),
+        # dct:rights: a statement of rights beyond the licence (the MQA "rights" metric).
+        ("rights", STR),
         ("byte_size", pa.int64()),
         ("title", STR),
         ("format_original", STR),

@@ -79,6 +79,39 @@ def publish() -> dict[str, Any]:
     return publish_batches()
 
 
+def check_links() -> dict[str, Any]:
+    """Check the access and download URLs that are due (``inventory.quality.links``); counts."""
+    from .publish import open_store
+    from .quality import links
+
+    with open_store() as st:
+        st.ensure_schema()
+        return links.check_links(st)
+
+
+def score_quality(publish_id: str | None = None) -> dict[str, Any]:
+    """The MQA score of every published dataset, with aggregates per source, publisher and run
+    (``inventory.quality.score``); returns the inventory's and each source's average and rating."""
+    from .publish import open_store
+    from .quality import score as mqa
+
+    with open_store() as st:
+        st.ensure_schema()
+        return mqa.score(st, publish_id=publish_id)
+
+
+def quality_summary() -> dict[str, Any]:
+    """The latest scoring run's averages and ratings, without scoring again."""
+    from . import settings
+    from .publish import open_store
+    from .quality import score as mqa
+
+    if settings.store_kind() == "duckdb" and not settings.duckdb_path().exists():
+        return mqa.summary_empty()
+    with open_store(read_only=True) as st:
+        return mqa.summary(st)
+
+
 def run_all(
     run_id: str,
     *,
@@ -94,4 +127,7 @@ def run_all(
             log.warning("%s", exc)
         validate(source.id, run_id)
     reports = run_reports([s.id for s in sources], run_id)
-    return reports, publish()
+    summary = publish()
+    summary["links"] = check_links()
+    summary["quality"] = score_quality(summary.get("publish_id"))
+    return reports, summary

@@ -202,7 +202,7 @@ def map_packages(source: SourceConfig, packages: list[Any], page: LandedPage, ct
 
     dist: dict[str, list[Any]] = {name: [] for name in (
         "distribution_uid", "dataset_uid", "access_url", "download_url", "format", "media_type", "license",
-        "byte_size", "title", "format_original", "license_original", "source_record_id",
+        "rights", "byte_size", "title", "format_original", "license_original", "source_record_id",
     )}
     parents: list[int] = []
     for i, p in enumerate(good):
@@ -226,6 +226,7 @@ def map_packages(source: SourceConfig, packages: list[Any], page: LandedPage, ct
             dist["format"].append(res_format)
             dist["media_type"].append(_first(rget("mimetype"), rget("mimetype_inner")))
             dist["license"].append((license_uri(res_license) or res_license) if res_license else licenses[i])
+            dist["rights"].append(_first(rget("rights")))
             dist["byte_size"].append(size if type(size) is int else int(size) if isinstance(size, str) and size.strip().isdigit() else None)
             dist["title"].append(_first(rget("name"), rget("description")))
             dist["format_original"].append(res_format)

@@ -372,7 +372,7 @@ _PREDICATE_NAMES = {
     DCT + "publisher": "publisher", DCT + "license": "license", DCT + "accessRights": "accessRights",
     DCT + "issued": "issued", DCT + "modified": "modified", DCT + "language": "language",
     DCT + "spatial": "spatial", DCT + "temporal": "temporal", DCT + "accrualPeriodicity": "accrualPeriodicity",
-    DCT + "format": "format",
+    DCT + "format": "format", DCT + "rights": "rights",
     DCAT + "contactPoint": "contactPoint", ADMS + "contactPoint": "contactPoint",
     DCAT + "theme": "theme", DCAT + "keyword": "keyword", DCAT + "landingPage": "landingPage",
     DCAT + "distribution": "distribution", DCAT + "accessURL": "accessURL", DCAT + "downloadURL": "downloadURL",
@@ -780,6 +780,7 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
                 (license_uri(own_license) or own_license) if own_license else None,
                 _int(size[0].value) if size and type(size[0]) is Literal else None,
                 _preferred(dget("title")), dist_format, own_license,
+                first_value(values, "rights", "dct:rights") if (values := dget("rights")) else None,
             ))
             parents.append(index)
 
@@ -836,7 +837,7 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
     datasets.update(source_id=[sid] * n, source_record_id=ids, harvested_at=[ctx.harvested_at] * n,
                     run_id=[ctx.run_id] * n, raw_sha256=[page.sha256] * n)
     dist_names = ("distribution_uid", "dataset_uid", "access_url", "download_url", "format", "media_type", "license",
-                  "byte_size", "title", "format_original", "license_original")
+                  "byte_size", "title", "format_original", "license_original", "rights")
     dist_columns = list(zip(*dist_rows)) if dist_rows else [()] * len(dist_names)
     distributions: dict[str, list[Any]] = {name: list(values) for name, values in zip(dist_names, dist_columns)}
     distributions.update(source_record_id=[ids[i] for i in parents], source_id=[sid] * m,

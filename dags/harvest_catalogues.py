@@ -1,12 +1,14 @@
 """
 # harvest_catalogues
 
-Harvests every **dataset catalogue** in the sources file (`$INVENTORY_SOURCES`, default
-`config/sources.yaml`) whose `kind` is a catalogue kind (`ckan`), one mapped task group per source,
-named by its source id in the grid:
+Harvests every **catalogue** in the sources file (`$INVENTORY_SOURCES`, default
+`config/sources.yaml`) whose `kind` is a catalogue kind: the dataset catalogues (`ckan`, `dcat`,
+`csw`) and the national API register (`api-register`, a catalogue of data services: the access side of
+the same datasets, on the same daily schedule), one mapped task group per source, named by its
+source id in the grid:
 
 1. **harvest** pages through the source, lands every response in the raw landing zone, and stages
-   canonical `datasets` and `distributions` (retries resume from the landing zone);
+   canonical `datasets` and `distributions`, or `data_services` (retries resume from the landing zone);
 2. **validate** runs the Great Expectations suites in `expectations/`: failing records go to
    quarantine with the reason, Data Docs are built under `reports/data_docs/`.
 
@@ -32,5 +34,5 @@ build_harvest_dag(
     asset=STAGED_CATALOGUES,
     schedule="@daily",
     doc_md=__doc__,
-    tags=["inventory", "harvest", "datasets"],
+    tags=["inventory", "harvest", "datasets", "data_services"],
 )

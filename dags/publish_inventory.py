@@ -52,7 +52,11 @@ def publish_inventory():
 
         summary = pipeline.publish()
         get_current_context()["outlet_events"][PUBLISHED_INVENTORY].extra = {
-            "sources": {s: {k: v for k, v in info.items() if isinstance(v, (int, str)) or v is None} for s, info in (summary.get("sources") or {}).items()},
+            "sources": {
+                s: {**{k: v for k, v in info.items() if isinstance(v, (int, str)) or v is None},
+                    "records": dict(info.get("records") or {})}  # rows per record table the store holds now
+                for s, info in (summary.get("sources") or {}).items()
+            },
         }
         return summary
 

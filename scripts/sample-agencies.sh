@@ -12,6 +12,9 @@ stop_sample_agencies() { [ -n "$sample_pid" ] && kill "$sample_pid" 2>/dev/null 
 trap stop_sample_agencies EXIT
 
 if [[ "$INVENTORY_SOURCES" == *sources.demo.yaml ]]; then
+  # The sample API register requires an API key: the demo's Airflow connection (the key is the sample's own,
+  # plugins/inventory/demo/fixtures/api_register/register.json; a real one belongs in Airflow's connections).
+  export AIRFLOW_CONN_API_REGISTER_DEMO="${AIRFLOW_CONN_API_REGISTER_DEMO:-{\"conn_type\": \"http\", \"password\": \"demo-register-key\"}}"
   python -m inventory.demo.sample_agencies --port "$sample_port" >"$log_dir/sample-agencies.log" 2>&1 &
   sample_pid=$!
   for _ in $(seq 50); do

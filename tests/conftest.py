@@ -25,6 +25,8 @@ os.environ.setdefault("INVENTORY_SOURCES", str(PROJECT / "config" / "sources.dem
 os.environ.pop("INVENTORY_STORE", None)
 # Link checks would reach the catalogues' real URLs: tests that check links pass their own settings.
 os.environ["INVENTORY_LINK_CHECKS"] = "off"
+# The demo sources' API register needs an API key from this Airflow connection (as scripts/sample-agencies.sh sets it).
+os.environ.setdefault("AIRFLOW_CONN_API_REGISTER_DEMO", '{"conn_type": "http", "password": "demo-register-key"}')
 
 
 @pytest.fixture(autouse=True)

@@ -56,6 +56,7 @@ SUMMARY_COLUMNS = [
     ("records_quarantined", "quarantined"),
     ("datasets", "datasets"),
     ("distributions", "distributions"),
+    ("data_services", "data services"),
     ("algorithms", "algorithms"),
     ("changes", "added/changed/removed"),
 ]

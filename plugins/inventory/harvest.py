@@ -130,10 +130,6 @@ def harvest_source(
     if client is None:
         settings = HttpSettings.from_options(source.options, allow_private_network=source.allow_private_network)
         client = HttpClient(settings)
-        client.session.headers.update(credentials.headers_for(source))
-        auth = credentials.auth_for(source)
-        if auth:
-            client.session.auth = auth
 
     listing = _Listing()
     seen: set[str] = set()
@@ -174,7 +170,10 @@ def harvest_source(
     # parsing work (the socket read releases the GIL), and memory stays at two pages.
     prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{source.id}")
     pending: Future | None = None
+    sent_credentials: str | None = None  # what credentials.apply put on the session, in words
     try:
+        if own_client:  # inside the try: a missing connection or certificate is a failed source, said in one sentence
+            sent_credentials = credentials.apply(source, client)
         request = module.first_request(source, since=since)
         request_keys.add(request.key())
         seq = 1
@@ -183,7 +182,9 @@ def harvest_source(
             page = pending.result()
             pending = None
             listing.pages += 1
-            if page.status >= 400 and page.status not in (409, 422):
+            if page.status >= 400 and page.status not in (409, 422) and page.status not in page.request.tolerate:
+                if page.status in (401, 403):
+                    raise HarvestHTTPError(credentials.refused(source, sent_credentials, page.url, page.status, seq))
                 raise HarvestHTTPError(f"{page.url} answered HTTP {page.status} on page {seq}")
             parsed = module.parse_page(source, page, ctx)
             if parsed.entries and page.sha256 in body_hashes:

@@ -24,7 +24,10 @@ USER_AGENT = "one-government-inventory/0.1 (+https://github.com/; harvester of g
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 # Headers never written to the landing zone or logs: they may carry credentials.
-SENSITIVE_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "set-cookie", "proxy-authorization"})
+SENSITIVE_HEADERS = frozenset({
+    "authorization", "proxy-authorization", "x-api-key", "api-key", "apikey", "x-auth-token", "x-access-token",
+    "x-amz-security-token", "ocp-apim-subscription-key", "cookie", "set-cookie",
+})
 
 
 class HarvestHTTPError(RuntimeError):

@@ -34,6 +34,9 @@ class PageRequest:
     headers: dict[str, str] = field(default_factory=dict)
     # A text body (e.g. a CSW GetRecords XML document); json_body is for JSON.
     body: str | None = None
+    # Error statuses the module parses itself instead of the loop ending the listing (a detail that
+    # answers 404 because the record was withdrawn after it was listed). Not part of the identity.
+    tolerate: tuple[int, ...] = ()
 
     def key(self) -> str:
         """Identity of the request, for loop detection and resume."""

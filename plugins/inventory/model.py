@@ -74,6 +74,31 @@ DISTRIBUTIONS = pa.schema(
     ]
 )
 
+# The APIs of the national API register (developer.overheid.nl), DCAT DataService aligned.
+DATA_SERVICES = pa.schema(
+    [
+        ("service_uid", STR),
+        ("title", STR),
+        ("description", STR),
+        ("publisher", STR),
+        ("publisher_uri", STR),  # the organisation's TOOI URI when the register gives one
+        ("endpoint_url", STR),  # dcat:endpointURL: the production server of the API
+        ("endpoint_description", STR),  # dcat:endpointDescription: the OpenAPI document's URL
+        ("api_type", STR),  # rest | graphql | soap | grpc | sparql | odata | ogc
+        ("authentication", STRS),  # none | api_key | oauth2 | openid_connect | http_bearer | http_basic | mutual_tls | ip_allow_list
+        ("lifecycle_status", STR),  # active | deprecated | sunset | retired
+        ("version", STR),
+        ("adr_score", pa.float64()),  # API Design Rules compliance as the register publishes it, 0-100
+        ("docs_url", STR),
+        ("contact", STR),  # e-mail address, else contact URL, else name
+        # The value exactly as the source wrote it, beside each mapped controlled value.
+        ("api_type_original", STR),
+        ("authentication_original", STRS),
+        ("lifecycle_status_original", STR),
+        *PROVENANCE,
+    ]
+)
+
 ALGORITHMS = pa.schema(
     [
         ("algorithm_uid", STR),
@@ -104,7 +129,7 @@ ALGORITHMS = pa.schema(
 # Records that failed a critical check: the whole record as JSON, and why.
 QUARANTINE = pa.schema(
     [
-        ("record_type", STR),  # datasets | distributions | algorithms
+        ("record_type", STR),  # datasets | distributions | data_services | algorithms
         ("record_uid", STR),
         ("source_id", STR),
         ("source_record_id", STR),
@@ -145,6 +170,7 @@ HARVEST_RUNS = pa.schema(
 RECORD_TABLES: dict[str, pa.Schema] = {
     "datasets": DATASETS,
     "distributions": DISTRIBUTIONS,
+    "data_services": DATA_SERVICES,
     "algorithms": ALGORITHMS,
 }
 
@@ -158,6 +184,7 @@ ALL_TABLES: dict[str, pa.Schema] = {
 UID_COLUMN = {
     "datasets": "dataset_uid",
     "distributions": "distribution_uid",
+    "data_services": "service_uid",
     "algorithms": "algorithm_uid",
 }
 

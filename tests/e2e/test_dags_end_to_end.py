@@ -67,10 +67,16 @@ def test_harvest_and_publish_the_sample_agencies(airflow_db, sample_agencies, da
     assert all(reason for *_, reason in quarantined)
     assert con.execute("SELECT count(*) FROM datasets WHERE license = 'licentie-onbekend-xyz'").fetchone()[0] == 0
     assert con.execute("SELECT count(*) FROM algorithms WHERE source_record_id = '50761814'").fetchone()[0] == 0
+    # The API register (harvested with the API key of its Airflow connection): its data services, and its mess
+    # in quarantine (a detail that answers 404, an out-of-range API Design Rules score).
+    services = dict(con.execute("SELECT source_record_id, lifecycle_status FROM data_services WHERE source_id = 'developer-overheid-nl'").fetchall())
+    assert len(services) == 22 and services["rvig0BRP1"] == "active" and services["gm0518OBJ"] == "sunset"
+    assert ("developer-overheid-nl", "detail_available") in expectations
+    assert ("developer-overheid-nl", "expect_column_values_to_be_between") in expectations
     con.close()
 
     latest = data_dir / "exports" / "latest"
-    for table in ("datasets", "distributions", "algorithms", "quarantine", "harvest_runs"):
+    for table in ("datasets", "distributions", "data_services", "algorithms", "quarantine", "harvest_runs"):
         assert (latest / f"{table}.parquet").exists() and (latest / f"{table}.csv").exists(), table
     assert (data_dir / "reports" / "data_docs" / "index.html").exists()
     assert any((data_dir / "landing" / "national-portal").rglob("*.body"))

@@ -103,6 +103,22 @@ def algorithm(source: str, n: int, run_id: str = "run1", **over) -> dict:
     return row
 
 
+def data_service(source: str, n: int, run_id: str = "run1", **over) -> dict:
+    """An API of the national API register, as the api-register kind stages it."""
+    row = model.empty_row("data_services")
+    row.update(
+        service_uid=model.stable_uid(source, f"api-{n}"), title=f"API {n}", description=f"Beschrijving van API {n}",
+        publisher="Kadaster", publisher_uri="https://identifier.overheid.nl/tooi/id/zbo/zb000143",
+        endpoint_url=f"https://api.example.nl/{n}/v1", endpoint_description=f"https://api.example.nl/{n}/v1/openapi.json",
+        api_type="rest", authentication=["api_key", "mutual_tls"], lifecycle_status="active", version="1.0.0",
+        adr_score=87.5, docs_url=f"https://api.example.nl/{n}/docs", contact="api@example.nl",
+        authentication_original=["API Key", "PKIoverheid"], lifecycle_status_original="Actief",
+        source_id=source, source_record_id=f"api-{n}", harvested_at=T0, run_id=run_id, raw_sha256=f"sha-{n}",
+    )
+    row.update(over)
+    return row
+
+
 def quarantine_row(source: str, uid: str, run_id: str = "run1") -> dict:
     return {"record_type": "datasets", "record_uid": uid, "source_id": source, "source_record_id": uid,
             "run_id": run_id, "suite": "datasets", "expectation": "expect_column_values_to_not_be_null",
@@ -113,10 +129,12 @@ def quarantine_row(source: str, uid: str, run_id: str = "run1") -> dict:
 def make_batch(source: str, run_id: str, *, status: str = "complete", kind: str = "ckan",
                datasets: list[dict] | None = None, distributions: list[dict] | None = None,
                algorithms: list[dict] | None = None, quarantine: list[dict] | None = None,
-               state: str = "validated", incremental: bool = False) -> Batch:
+               state: str = "validated", incremental: bool = False,
+               data_services: list[dict] | None = None) -> Batch:
     """A staging batch as validate leaves it. Tables given as None get no file at all."""
     batch = Batch.for_run(source, run_id)
-    for table, rows in (("datasets", datasets), ("distributions", distributions), ("algorithms", algorithms)):
+    for table, rows in (("datasets", datasets), ("distributions", distributions), ("algorithms", algorithms),
+                        ("data_services", data_services)):
         if rows is not None:
             w = staging.TableWriter(batch.validated(table), model.RECORD_TABLES[table])
             w.write_many(rows)
@@ -125,7 +143,7 @@ def make_batch(source: str, run_id: str, *, status: str = "complete", kind: str 
         w = staging.TableWriter(batch.quarantine, model.QUARANTINE)
         w.write_many(quarantine)
         w.close()
-    received = sum(len(r or []) for r in (datasets, algorithms))
+    received = sum(len(r or []) for r in (datasets, algorithms, data_services))
     _clock["n"] += 1
     started = T0 + timedelta(minutes=_clock["n"])
     report = {
@@ -192,14 +210,14 @@ def scenario_summary_shape(env: StoreEnv) -> None:
     json.dumps(summary)  # JSON-able
     src = summary["sources"]["gem-a"]
     assert src["status"] == "partial" and src["batch"] == b.batch_id
-    assert src["records"] == {"datasets": 6, "distributions": 5, "algorithms": 0}
+    assert src["records"] == {"datasets": 6, "distributions": 5, "data_services": 0, "algorithms": 0}
     assert (src["added"], src["changed"], src["removed"]) == (1, 0, 0)
     assert src["quarantined"] == 0  # the batch's (zero) quarantine rows replace the previous ones
     assert summary["store"]["kind"] == env.kind and summary["store"]["location"]
     assert summary["exports"]["path"].endswith("latest") and summary["exports"]["written"] is True
     [row] = [r for r in read_summary() if r["source_id"] == "gem-a"]
     assert row["run_id"] == "run2" and row["status"] == "partial" and row["added"] == 1
-    assert row["records"] == {"datasets": 6, "distributions": 5, "algorithms": 0}
+    assert row["records"] == {"datasets": 6, "distributions": 5, "data_services": 0, "algorithms": 0}
     assert row["started_at"].endswith("Z") and row["kind"] == "ckan"
     assert [r["source_id"] for r in read_summary()] == ["alg-reg", "gem-a"]
     json.dumps(read_summary())
@@ -517,6 +535,46 @@ def scenario_a_key_another_source_holds_moves(env: StoreEnv) -> None:
     assert env.rows("datasets")[shared["dataset_uid"]][model.DATASETS.names.index("title")] == "Verhuisd"
 
 
+def scenario_data_services_round_trip(env: StoreEnv) -> None:
+    """The API register's data services: stored with their list and number columns, diffed, exported."""
+    services = [data_service("api-reg", i) for i in range(4)]
+    services[1].update(adr_score=None, authentication=[], authentication_original=["DigiD Machtigen"], lifecycle_status=None)
+    make_batch("api-reg", "run1", kind="api-register", data_services=services, quarantine=[])
+    summary = publish()
+    assert summary["sources"]["api-reg"]["added"] == 4
+    assert summary["sources"]["api-reg"]["records"]["data_services"] == 4
+    names = model.DATA_SERVICES.names
+    stored = env.rows("data_services", "api-reg")
+    first = stored[model.stable_uid("api-reg", "api-0")]
+    assert first[names.index("adr_score")] == 87.5
+    assert list(first[names.index("authentication")]) == ["api_key", "mutual_tls"]
+    assert list(first[names.index("authentication_original")]) == ["API Key", "PKIoverheid"]
+    second = stored[model.stable_uid("api-reg", "api-1")]
+    assert second[names.index("adr_score")] is None and list(second[names.index("authentication")]) == []
+    assert [r["records"]["data_services"] for r in read_summary() if r["source_id"] == "api-reg"] == [4]
+
+    latest = settings.exports_dir() / "latest"
+    exported = {r["service_uid"]: r for r in pq.read_table(latest / "data_services.parquet").to_pylist()}
+    assert exported[model.stable_uid("api-reg", "api-0")]["authentication"] == ["api_key", "mutual_tls"]
+    csv_rows = {r["service_uid"]: r for r in pacsv.read_csv(
+        latest / "data_services.csv", convert_options=pacsv.ConvertOptions(strings_can_be_null=True)).to_pylist()}
+    row = csv_rows[model.stable_uid("api-reg", "api-0")]
+    assert json.loads(row["authentication"]) == ["api_key", "mutual_tls"] and row["adr_score"] == 87.5
+    assert json.loads(csv_rows[model.stable_uid("api-reg", "api-1")]["authentication"]) == []
+    assert json.loads((latest / "manifest.json").read_text())["tables"]["data_services"]["rows"] == 4
+
+    # The next complete run: one API withdrawn, one with a new score, the rest unchanged.
+    again = [data_service("api-reg", i, "run2") for i in (0, 2, 3)]
+    again[1]["adr_score"] = 91.0
+    make_batch("api-reg", "run2", kind="api-register", data_services=again, quarantine=[])
+    summary = publish()
+    counts = summary["sources"]["api-reg"]
+    assert (counts["added"], counts["changed"], counts["removed"]) == (0, 1, 1)
+    stored = env.rows("data_services", "api-reg")
+    assert set(stored) == {model.stable_uid("api-reg", f"api-{i}") for i in (0, 2, 3)}
+    assert stored[model.stable_uid("api-reg", "api-2")][names.index("adr_score")] == 91.0
+
+
 SCENARIOS = [
     scenario_first_publish_loads_rows,
     scenario_summary_shape,
@@ -537,4 +595,5 @@ SCENARIOS = [
     scenario_quarantine_rows_belong_to_the_batch_source,
     scenario_mixed_changes_in_one_batch,
     scenario_a_key_another_source_holds_moves,
+    scenario_data_services_round_trip,
 ]

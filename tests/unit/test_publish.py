@@ -39,6 +39,9 @@ def test_store_is_the_duckdb_file_and_schema_follows_the_model(duck_env):
         runs = dict(st.fetchall(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'harvest_runs'"))
         assert runs["duration_s"] == "DOUBLE"
+        services = dict(st.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'data_services'"))
+        assert services["adr_score"] == "DOUBLE" and services["authentication"] == "VARCHAR[]"
         for table, schema in model.ALL_TABLES.items():
             assert st.table_columns(table) == schema.names
         assert st.schema_version() == 1
@@ -46,6 +49,7 @@ def test_store_is_the_duckdb_file_and_schema_follows_the_model(duck_env):
             "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
             "WHERE constraint_type = 'PRIMARY KEY'")}
         assert pks["datasets"] == ["dataset_uid"]
+        assert pks["data_services"] == ["service_uid"]
         assert pks["harvest_runs"] == ["run_id", "source_id"]
         assert "quarantine" not in pks
 

@@ -70,6 +70,9 @@ def test_schema_types_and_keys(pg_env, pg_database):
         runs = dict(st.fetchall(
             "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'harvest_runs'"))
         assert runs["duration_s"] == "double precision" and runs["pages"] == "bigint"
+        services = dict(st.fetchall(
+            "SELECT column_name, data_type FROM information_schema.columns WHERE table_name = 'data_services'"))
+        assert services["adr_score"] == "double precision" and services["authentication"] == "ARRAY"
         for table, schema in model.ALL_TABLES.items():
             assert st.table_columns(table) == schema.names
         pks = {}
@@ -80,6 +83,7 @@ def test_schema_types_and_keys(pg_env, pg_database):
                 "AND tc.table_schema = 'public' ORDER BY kcu.ordinal_position"):
             pks.setdefault(table, []).append(column)
         assert pks["datasets"] == ["dataset_uid"] and pks["algorithms"] == ["algorithm_uid"]
+        assert pks["data_services"] == ["service_uid"]
         assert pks["harvest_runs"] == ["run_id", "source_id"]
         assert st.schema_version() == 1
 

@@ -609,6 +609,10 @@ class SampleAgencies:
             from . import routes_geo_dcat
 
             return routes_geo_dcat.route(self, method, segments, query, body, modes, headers=headers)
+        if segments[0] == "api-register":  # the national API register (developer.overheid.nl): routes_api_register.py
+            from . import routes_api_register
+
+            return routes_api_register.route(self, method, segments, query, body, modes, headers=headers)
         if segments[0] in ("atrs", "omb"):  # the UK ATRS and the US OMB inventories: routes_ai_registers.py
             from . import routes_ai_registers
 

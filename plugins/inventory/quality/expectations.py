@@ -14,11 +14,19 @@ when it is defined), so a suite JSON naming them can be loaded. validate.py impo
     Values that do not parse are left alone: the format check (a regex expectation) reports them.
     Nulls are ignored, like every GX column-map expectation.
 
-The logic lives in :func:`future_mask` (plain pandas), so it can be tested, and reused, without GX.
+``expect_column_list_values_to_be_in_set``
+    For list-valued columns (``authentication[]``, ``theme[]`` ...): a row fails when any element
+    of its list is outside ``value_set``. An empty list passes (use a not-null or a warning check
+    for "must say something"); nulls are ignored like every GX column-map expectation. GX's own
+    ``expect_column_values_to_be_in_set`` compares the whole list as one value, so it cannot be used.
+
+The logic lives in :func:`future_mask` and :func:`list_values_in_set_mask` (plain pandas), so it
+can be tested, and reused, without GX.
 """
 
 from __future__ import annotations
 
+import math
 from datetime import datetime, timedelta, timezone
 from typing import ClassVar, Tuple
 
@@ -42,6 +50,7 @@ _ZONE_SUFFIX = r"(?:Z|[+-]\d{2}(?::?\d{2})?)$"
 _HAS_TIME = r"[T ]\d{2}:"
 
 NOT_IN_FUTURE = "expect_column_values_to_not_be_in_the_future"
+LIST_VALUES_IN_SET = "expect_column_list_values_to_be_in_set"
 
 
 def future_mask(values: pd.Series, now: datetime | None = None) -> pd.Series:
@@ -124,4 +133,60 @@ class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
         ]
 
 
-__all__ = ["ExpectColumnValuesToNotBeInTheFuture", "future_mask", "NOT_IN_FUTURE", "NAIVE_TOLERANCE"]
+def list_values_in_set_mask(values: pd.Series, value_set) -> pd.Series:
+    """True where every element of the (non-null) list is in ``value_set``; True for nulls."""
+    allowed = frozenset(value_set)
+
+    def ok(items) -> bool:
+        if items is None or (isinstance(items, float) and math.isnan(items)):
+            return True
+        return all(item in allowed for item in items)
+
+    return values.map(ok).astype(bool)
+
+
+class ColumnListValuesInSet(ColumnMapMetricProvider):
+    """Metric ``column_values.list_values_in_set``: True where every list element is allowed."""
+
+    condition_metric_name = "column_values.list_values_in_set"
+    condition_value_keys = ("value_set",)
+
+    @column_condition_partial(engine=PandasExecutionEngine)
+    def _pandas(cls, column, value_set, **kwargs):
+        return list_values_in_set_mask(column, value_set)
+
+
+class ExpectColumnListValuesToBeInSet(ColumnMapExpectation):
+    """Expect every element of a list-valued column to be one of ``value_set`` (empty lists pass)."""
+
+    value_set: list
+    map_metric: ClassVar[str] = "column_values.list_values_in_set"
+    success_keys: ClassVar[Tuple[str, ...]] = ("value_set", "mostly")
+    args_keys: ClassVar[Tuple[str, ...]] = ("column", "value_set")
+    library_metadata: ClassVar[dict] = {
+        "maturity": "experimental",
+        "tags": ["one-government-inventory", "lists"],
+        "contributors": ["one-government-inventory"],
+    }
+
+    @classmethod
+    @renderer(renderer_type=LegacyRendererType.PRESCRIPTIVE)
+    def _prescriptive_renderer(cls, configuration=None, result=None, runtime_configuration=None, **kwargs):
+        runtime_configuration = runtime_configuration or {}
+        params = substitute_none_for_missing(configuration.kwargs, ["column", "value_set", "mostly"])
+        params["values"] = ", ".join(str(v) for v in params.get("value_set") or [])
+        template_str = "every element of the list must be one of: $values."
+        if runtime_configuration.get("include_column_name") is not False:
+            template_str = f"$column {template_str}"
+        return [
+            RenderedStringTemplateContent(
+                content_block_type="string_template",
+                string_template={"template": template_str, "params": params, "styling": runtime_configuration.get("styling")},
+            )
+        ]
+
+
+__all__ = [
+    "ExpectColumnValuesToNotBeInTheFuture", "ExpectColumnListValuesToBeInSet", "future_mask", "list_values_in_set_mask",
+    "NOT_IN_FUTURE", "LIST_VALUES_IN_SET", "NAIVE_TOLERANCE",
+]

@@ -1,7 +1,7 @@
 """The validation step: run the GX suites in ``expectations/`` over one staging batch.
 
 For each record table the harvest step left in the batch (``harvested/<table>.parquet``), in the
-order datasets -> distributions -> algorithms:
+order datasets -> distributions -> data_services -> algorithms:
 
 1. the Parquet file is streamed in chunks (at most ``chunk_rows`` rows, default 100,000, and
    about ``CHUNK_BYTES`` of the columns the suite reads), so memory stays bounded whatever the
@@ -74,12 +74,12 @@ WRITE_ROWS = 16_384
 # Verdicts on chunks waiting for the thread that writes their records.
 SINK_BACKLOG = 2
 # Parents before children: a distribution is judged after its dataset.
-TABLE_ORDER = ("datasets", "distributions", "algorithms")
+TABLE_ORDER = ("datasets", "distributions", "data_services", "algorithms")
 # child table -> (parent table, column of the child holding the parent's uid)
 PARENTS = {"distributions": ("datasets", "dataset_uid")}
 # Tables whose rows are "records" in the harvest_runs sense (records_valid / records_quarantined);
 # distributions are parts of a dataset and are counted per table only.
-TOP_LEVEL_TABLES = ("datasets", "algorithms")
+TOP_LEVEL_TABLES = ("datasets", "data_services", "algorithms")
 
 UNIQUE = "expect_column_values_to_be_unique"
 PARENT_CHECK = "parent_quarantined"

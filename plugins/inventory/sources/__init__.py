@@ -15,10 +15,12 @@ KINDS: dict[str, str] = {
     "csw": "inventory.sources.csw",
     "atrs": "inventory.sources.atrs",
     "omb-ai-inventory": "inventory.sources.omb_ai_inventory",
+    "api-register": "inventory.sources.api_register",
 }
 
-# Which DAG harvests which kinds.
-CATALOGUE_KINDS = frozenset({"ckan", "dcat", "csw"})
+# Which DAG harvests which kinds. The API register is a catalogue too: of data services (DCAT
+# DataService, the access side of datasets), published on the same daily schedule and asset.
+CATALOGUE_KINDS = frozenset({"ckan", "dcat", "csw", "api-register"})
 ALGORITHM_REGISTER_KINDS = frozenset({"algoritmeregister", "atrs", "omb-ai-inventory"})
 
 

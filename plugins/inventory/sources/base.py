@@ -3,7 +3,7 @@
 A source kind is a module with:
 
 ``RECORD_TABLE``
-    the canonical table its listing items become (``datasets`` or ``algorithms``); the seen-set
+    the canonical table its listing items become (``datasets``, ``data_services`` or ``algorithms``); the seen-set
     and the reconciled count are kept on it.
 ``first_request(source) -> PageRequest``
     the first page of the listing.

@@ -161,6 +161,9 @@ class HttpClient:
                 timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                 stream=True,
                 allow_redirects=False,
+                # Explicit: requests lets REQUESTS_CA_BUNDLE override a session's own CA bundle (a
+                # source's ca_bundle, e.g. the PKIoverheid private root for mutual TLS).
+                verify=self.session.verify,
             )
             redirects = 0
             while response.is_redirect and redirects < 5:
@@ -173,6 +176,7 @@ class HttpClient:
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                     stream=True,
                     allow_redirects=False,
+                    verify=self.session.verify,
                 )
                 redirects += 1
             body = self._read_capped(response)

@@ -53,6 +53,18 @@ NOT_IN_FUTURE = "expect_column_values_to_not_be_in_the_future"
 LIST_VALUES_IN_SET = "expect_column_list_values_to_be_in_set"
 
 
+def _rendered(template_str: str, params: dict, runtime_configuration: dict) -> list:
+    """The legacy prescriptive rendering of an expectation: its sentence, led by the column name."""
+    if runtime_configuration.get("include_column_name") is not False:
+        template_str = f"$column {template_str}"
+    return [
+        RenderedStringTemplateContent(
+            content_block_type="string_template",
+            string_template={"template": template_str, "params": params, "styling": runtime_configuration.get("styling")},
+        )
+    ]
+
+
 def future_mask(values: pd.Series, now: datetime | None = None) -> pd.Series:
     """True where a (non-null) ISO 8601 string lies in the future; False for nulls and unparseable values."""
     now = now or datetime.now(timezone.utc)
@@ -123,14 +135,7 @@ class ExpectColumnValuesToNotBeInTheFuture(ColumnMapExpectation):
         if isinstance(params.get("mostly"), (int, float)) and params["mostly"] < 1.0:
             params["mostly_pct"] = num_to_str(params["mostly"] * 100, no_scientific=True)
             template_str = f"{cls._TEMPLATE}, at least $mostly_pct % of the time."
-        if runtime_configuration.get("include_column_name") is not False:
-            template_str = f"$column {template_str}"
-        return [
-            RenderedStringTemplateContent(
-                content_block_type="string_template",
-                string_template={"template": template_str, "params": params, "styling": runtime_configuration.get("styling")},
-            )
-        ]
+        return _rendered(template_str, params, runtime_configuration)
 
 
 def list_values_in_set_mask(values: pd.Series, value_set) -> pd.Series:
@@ -176,14 +181,7 @@ class ExpectColumnListValuesToBeInSet(ColumnMapExpectation):
         params = substitute_none_for_missing(configuration.kwargs, ["column", "value_set", "mostly"])
         params["values"] = ", ".join(str(v) for v in params.get("value_set") or [])
         template_str = "every element of the list must be one of: $values."
-        if runtime_configuration.get("include_column_name") is not False:
-            template_str = f"$column {template_str}"
-        return [
-            RenderedStringTemplateContent(
-                content_block_type="string_template",
-                string_template={"template": template_str, "params": params, "styling": runtime_configuration.get("styling")},
-            )
-        ]
+        return _rendered(template_str, params, runtime_configuration)
 
 
 __all__ = [

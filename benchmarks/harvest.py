@@ -45,12 +45,51 @@ def _peak_rss_mib() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def _cpu_seconds() -> float:
+    """CPU time of this process and of its finished children (the harvest's page worker)."""
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
+
+
+class _TreeRss:
+    """Peak RSS of this process plus its children (the page worker), sampled every 20 ms.
+
+    ``ru_maxrss`` counts this process only; while the harvest's worker runs, both hold memory.
+    """
+
+    def __init__(self) -> None:
+        import threading
+
+        import psutil
+
+        self.peak = 0
+        self._me = psutil.Process()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        import psutil
+
+        while not self._stop.wait(0.02):
+            try:
+                total = self._me.memory_info().rss + sum(c.memory_info().rss for c in self._me.children(recursive=True))
+            except psutil.Error:
+                continue
+            self.peak = max(self.peak, total)
+
+    def stop(self) -> float:
+        self._stop.set()
+        self._thread.join()
+        return self.peak / 2**20
+
+
 def floor(url: str, out: mp.Queue) -> None:
     import requests
 
     session = requests.Session()
     endpoint = f"{url}/ckan/generated/api/3/action/package_search"
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), _cpu_seconds()
     start, received, count = 0, 0, None
     while count is None or start < count:
         response = session.get(endpoint, params={"q": "*:*", "rows": ROWS, "start": start, "sort": "id asc"}, timeout=60)
@@ -58,7 +97,8 @@ def floor(url: str, out: mp.Queue) -> None:
         count = result["count"]
         received += len(result["results"])
         start += ROWS
-    out.put({"datasets": received, "seconds": time.perf_counter() - started, "peak_rss_mib": _peak_rss_mib()})
+    out.put({"datasets": received, "seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu,
+             "peak_rss_mib": _peak_rss_mib()})
 
 
 def end_to_end(url: str, data_dir: str, out: mp.Queue) -> None:
@@ -77,23 +117,28 @@ def end_to_end(url: str, data_dir: str, out: mp.Queue) -> None:
         options={"rows": ROWS},
     )
     run_id = "benchmark"
-    steps = {}
-    t0 = time.perf_counter()
+    steps, cpu = {}, {}
+    tree = _TreeRss()
+    t0, c0 = time.perf_counter(), _cpu_seconds()
     report = harvest_source(source, run_id)
-    steps["harvest"] = time.perf_counter() - t0
-    t1 = time.perf_counter()
+    t1, c1, r1 = time.perf_counter(), _cpu_seconds(), _peak_rss_mib()
     validate_batch(Batch.for_run(source.id, run_id), build_docs=False)
-    steps["validate"] = time.perf_counter() - t1
-    t2 = time.perf_counter()
+    t2, c2, r2 = time.perf_counter(), _cpu_seconds(), _peak_rss_mib()
     publish()
-    steps["publish"] = time.perf_counter() - t2
+    t3, c3, r3 = time.perf_counter(), _cpu_seconds(), _peak_rss_mib()
+    steps.update(harvest=t1 - t0, validate=t2 - t1, publish=t3 - t2)
+    cpu.update(harvest=c1 - c0, validate=c2 - c1, publish=c3 - c2)
     out.put(
         {
             "datasets": report["records_received"],
             "status": report["status"],
-            "seconds": time.perf_counter() - t0,
+            "seconds": t3 - t0,
+            "cpu_seconds": c3 - c0,
             "steps": steps,
-            "peak_rss_mib": _peak_rss_mib(),
+            "steps_cpu_seconds": cpu,
+            # this process's peak so far, after each step (the step that raised it holds the peak)
+            "peak_rss_mib_after": {"harvest": r1, "validate": r2, "publish": r3},
+            "peak_rss_mib": max(_peak_rss_mib(), tree.stop()),
         }
     )
 
@@ -147,7 +192,8 @@ def main() -> int:
     args = parser.parse_args()
     sizes = args.datasets or [100_000]
     results = []
-    print(f"{'datasets':>10} {'floor ds/s':>11} {'e2e ds/s':>9} {'share':>6} {'harvest s':>9} {'validate s':>10} {'publish s':>9} {'floor RSS':>10} {'e2e RSS':>9}")
+    print(f"{'datasets':>10} {'floor ds/s':>11} {'e2e ds/s':>9} {'share':>6} {'harvest s':>9} {'validate s':>10} {'publish s':>9} "
+          f"{'floor RSS':>10} {'e2e RSS':>9}   CPU s: {'floor':>6} {'e2e':>6} (harvest/validate/publish)")
     for n in sizes:
         r = run(n)
         results.append(r)
@@ -155,7 +201,9 @@ def main() -> int:
         f_rate, e_rate = f["datasets"] / f["seconds"], e["datasets"] / e["seconds"]
         print(
             f"{n:>10,} {f_rate:>11,.0f} {e_rate:>9,.0f} {e_rate / f_rate:>6.0%} {e['steps']['harvest']:>9.1f} "
-            f"{e['steps']['validate']:>10.1f} {e['steps']['publish']:>9.1f} {f['peak_rss_mib']:>7.0f} MiB {e['peak_rss_mib']:>5.0f} MiB",
+            f"{e['steps']['validate']:>10.1f} {e['steps']['publish']:>9.1f} {f['peak_rss_mib']:>7.0f} MiB {e['peak_rss_mib']:>5.0f} MiB"
+            f"          {f['cpu_seconds']:>6.1f} {e['cpu_seconds']:>6.1f} "
+            f"({'/'.join(format(e['steps_cpu_seconds'][k], '.1f') for k in ('harvest', 'validate', 'publish'))})",
             flush=True,
         )
         if e["datasets"] != n:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import json
 import logging
 import time
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import credentials
+from . import credentials, page_worker
 from .config import SourceConfig
 from .http import HarvestHTTPError, HttpClient, HttpSettings
 from .landing import LandedPage, LandingZone, PageRequest
@@ -171,22 +171,39 @@ def harvest_source(
     prefetch = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"fetch-{source.id}")
     pending: Future | None = None
     sent_credentials: str | None = None  # what credentials.apply put on the session, in words
+    # A big listing of a kind that maps column by column is parsed and mapped in a worker process
+    # (page_worker.py), from the moment the worker is up; until then, and for small listings, here.
+    worker: ProcessPoolExecutor | None = None
+    worker_up: Future | None = None
+
+    def fetch_and_parse(seq: int, request: PageRequest) -> tuple[LandedPage, Future | None]:
+        page = get_page(seq, request)
+        if worker_up is not None and worker_up.done() and worker_up.exception() is None:
+            return page, worker.submit(page_worker.parse, source.kind, source, page, ctx)
+        return page, None
+
     try:
         if own_client:  # inside the try: a missing connection or certificate is a failed source, said in one sentence
             sent_credentials = credentials.apply(source, client)
         request = module.first_request(source, since=since)
         request_keys.add(request.key())
         seq = 1
-        pending = prefetch.submit(get_page, seq, request)
+        pending = prefetch.submit(fetch_and_parse, seq, request)
         while pending is not None:
-            page = pending.result()
+            page, parsing = pending.result()
             pending = None
             listing.pages += 1
             if page.status >= 400 and page.status not in (409, 422) and page.status not in page.request.tolerate:
+                if parsing is not None:
+                    parsing.cancel()
                 if page.status in (401, 403):
                     raise HarvestHTTPError(credentials.refused(source, sent_credentials, page.url, page.status, seq))
                 raise HarvestHTTPError(f"{page.url} answered HTTP {page.status} on page {seq}")
-            parsed = module.parse_page(source, page, ctx)
+            parsed = parsing.result() if parsing is not None else module.parse_page(source, page, ctx)
+            mapping = worker.submit(page_worker.columns, page.seq) if parsing is not None else None
+            if worker is None and page_worker.wanted(module, parsed.reported_total):
+                worker = page_worker.start()
+                worker_up = worker.submit(page_worker.warm_up, source.kind)
             if parsed.entries and page.sha256 in body_hashes:
                 listing.stop_reason = f"page {seq} ({page.url}) repeated an earlier page byte for byte; stopped to avoid a loop"
                 break
@@ -200,7 +217,7 @@ def harvest_source(
                     )
                 else:
                     request_keys.add(next_request.key())
-                    pending = prefetch.submit(get_page, seq + 1, next_request)
+                    pending = prefetch.submit(fetch_and_parse, seq + 1, next_request)
             if parsed.reported_total is not None:
                 if listing.reported is not None and parsed.reported_total != listing.reported and not listing.drift:
                     listing.drift = (
@@ -209,15 +226,18 @@ def harvest_source(
                     )
                 listing.reported = parsed.reported_total
             listing.entries += parsed.entries
-            if parsed.columns is not None:
-                columns = parsed.columns()
+            columns = mapping.result() if mapping is not None else parsed.columns() if parsed.columns is not None else None
+            if columns is not None:
                 for refusal in columns.refusals:
                     refuse(refusal)
                 keep = [i for i, record_id in enumerate(columns.record_ids) if accept(record_id, lambda i=i: columns.row(table, i))]
                 if len(keep) != len(columns.record_ids):
                     columns = columns.select(keep)
                 for name, values in columns.tables.items():
-                    writer(name).write_columns(values)
+                    if isinstance(values, dict):
+                        writer(name).write_columns(values)
+                    else:  # Arrow, from the worker
+                        writer(name).write_table(values)
                 raise_watermark(*(columns.watermarks or ()))
             for item in parsed.items:
                 if isinstance(item, Refusal):
@@ -240,6 +260,8 @@ def harvest_source(
         if pending is not None:
             pending.cancel()
         prefetch.shutdown(wait=True)
+        if worker is not None:
+            worker.shutdown(wait=True, cancel_futures=True)
         for w in list(writers.values()) + [quarantine]:
             w.close()
         if own_client:

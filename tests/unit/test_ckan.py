@@ -150,3 +150,49 @@ def test_incremental_run_asks_only_for_newer_packages(sample_agencies):
     searches = [p for _, p, _ in sample_agencies.request_log if "package_search" in p]
     assert "fq=metadata_modified" in searches[0]
     assert second["records_received"] < first["records_received"]
+
+
+def _comparable(rows: list[dict]) -> list[dict]:
+    """Staged rows without what differs between two runs (run id, times), in a fixed order."""
+    volatile = {"run_id", "harvested_at", "quarantined_at"}
+    out = []
+    for row in rows:
+        row = {k: v for k, v in row.items() if k not in volatile}
+        if row.get("record"):
+            row["record"] = {k: v for k, v in json.loads(row["record"]).items() if k not in volatile}
+        out.append(row)
+    return sorted(out, key=lambda r: json.dumps(r, sort_keys=True, default=str))
+
+
+def test_pages_mapped_in_a_worker_process_stage_the_same_records(sample_agencies, monkeypatch):
+    # The national portal's pages (one id listed twice, defective packages) harvested once in the
+    # loop's own process, once with every page after the first parsed and mapped in the worker.
+    from inventory import page_worker
+
+    in_process = harvest_source(portal(sample_agencies, rows=50), "in-process")
+    assert in_process["status"] == "complete"
+
+    started = page_worker.start
+
+    def start_and_wait():  # the worker takes the next pages only once it is up: wait for it here
+        pool = started()
+        pool.submit(page_worker.warm_up, "ckan").result()
+        return pool
+
+    unpickled = []
+    setstate = page_worker.ArrowColumns.__setstate__
+
+    def count_pages(self, state):
+        unpickled.append(1)
+        setstate(self, state)
+
+    monkeypatch.setattr(page_worker, "MIN_RECORDS", 0)
+    monkeypatch.setattr(page_worker, "start", start_and_wait)
+    monkeypatch.setattr(page_worker.ArrowColumns, "__setstate__", count_pages)
+    in_worker = harvest_source(portal(sample_agencies, rows=50), "in-worker")
+
+    assert len(unpickled) >= in_worker["pages"] - 2  # the first page (and one fetched meanwhile) maps here
+    for key in ("status", "pages", "records_reported", "records_received", "records_quarantined", "duplicates", "refused", "rows_staged"):
+        assert in_worker[key] == in_process[key], key
+    for table in ("datasets", "distributions", "quarantine"):
+        assert _comparable(staged("national-portal", "in-worker", table)) == _comparable(staged("national-portal", "in-process", table)), table

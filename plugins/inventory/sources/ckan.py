@@ -25,6 +25,8 @@ from .base import Columns, Item, PageError, ParseContext, ParsedPage, Refusal, d
 RECORD_TABLE = "datasets"
 MAX_ROWS = 1000
 DEFAULT_SORT = "id asc"
+# Pages of a big listing are parsed and mapped in a worker process (see page_worker.py).
+PAGE_WORKER = True
 
 
 def _endpoint(source: SourceConfig) -> str:

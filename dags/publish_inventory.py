@@ -23,8 +23,12 @@ ranged GET; one request at a time per host; a URL is checked again only after
 **score_quality** then scores every published dataset with the EU Metadata Quality Assessment
 (405 points: findability, accessibility, interoperability, reusability, contextuality) into the
 table `quality_scores`, and keeps the averages per source, per publisher and per run in
-`quality_aggregates` (the trend across runs). Its return value shows each source's average score
-and rating.
+`quality_aggregates` (the trend across runs), and measures every algorithm's register entry
+against the publication standard 1.0 (`algorithm_completeness`, per organisation in
+`algorithm_completeness_aggregates`). Its return value shows each source's average score and rating.
+
+**write_scorecards** writes the HTML scorecards: `reports/scorecards/index.html` (overview) and one
+page per publisher, with charts and a "fix these first" list; the GX Data Docs index links to them.
 """
 
 from datetime import timedelta
@@ -72,8 +76,14 @@ def publish_inventory():
 
         return pipeline.score_quality(summary.get("publish_id"))
 
+    @task
+    def write_scorecards() -> dict:
+        from inventory import pipeline
+
+        return pipeline.write_scorecards()
+
     published = publish()
-    published >> check_links() >> score_quality(published)
+    published >> check_links() >> score_quality(published) >> write_scorecards()
 
 
 publish_inventory()

@@ -122,10 +122,12 @@ def cmd_publish(args: argparse.Namespace) -> int:
     summary = pipeline.publish()
     pipeline.check_links()
     quality = pipeline.score_quality(summary.get("publish_id"))
+    cards = pipeline.write_scorecards()
     print(f"Published to {_where(summary)}; exports in {summary['exports']['path']}")
     print_summary()
     print("\nMetadata quality (EU MQA, 405 points):")
     print_quality(quality)
+    print(f"Scorecards: {cards.get('overview')}")
     return 0
 
 
@@ -138,6 +140,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print("\nMetadata quality (EU MQA, 405 points):")
     print_quality(summary.get("quality") or {})
     print(f"\nExports:   {summary['exports']['path']} (Parquet and CSV per table)")
+    print(f"Scorecards: {(summary.get('scorecards') or {}).get('overview')}")
     print(f"Data Docs: {settings.data_docs_dir() / 'index.html'}")
     bad = pipeline.problems(reports)
     if bad:
@@ -154,7 +157,13 @@ def cmd_summary(args: argparse.Namespace) -> int:
 
 
 def cmd_quality(args: argparse.Namespace) -> int:
-    print_quality(pipeline.score_quality() if args.rescore else pipeline.quality_summary())
+    if args.rescore:
+        print_quality(pipeline.score_quality())
+        pipeline.write_scorecards()
+    else:
+        print_quality(pipeline.quality_summary())
+    overview = settings.reports_dir() / "scorecards" / "index.html"
+    print(f"Scorecards: {overview if overview.exists() else '(none written yet)'}")
     return 0
 
 

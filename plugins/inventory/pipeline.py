@@ -91,13 +91,27 @@ def check_links() -> dict[str, Any]:
 
 def score_quality(publish_id: str | None = None) -> dict[str, Any]:
     """The MQA score of every published dataset, with aggregates per source, publisher and run
-    (``inventory.quality.score``); returns the inventory's and each source's average and rating."""
+    (``inventory.quality.score``), and the completeness of every algorithm against the publication
+    standard 1.0 (``inventory.quality.algorithms``); returns the averages and ratings."""
     from .publish import open_store
+    from .quality import algorithms
     from .quality import score as mqa
 
     with open_store() as st:
         st.ensure_schema()
-        return mqa.score(st, publish_id=publish_id)
+        result = mqa.score(st, publish_id=publish_id)
+        result["algorithms"] = algorithms.score_algorithms(st, publish_id=result["publish_id"])["organizations"]
+        return result
+
+
+def write_scorecards() -> dict[str, Any]:
+    """The HTML scorecards (overview and one page per publisher) of the latest scoring run."""
+    from .publish import open_store
+    from .quality import scorecards
+
+    with open_store() as st:
+        st.ensure_schema()
+        return scorecards.write_scorecards(st)
 
 
 def quality_summary() -> dict[str, Any]:
@@ -130,4 +144,5 @@ def run_all(
     summary = publish()
     summary["links"] = check_links()
     summary["quality"] = score_quality(summary.get("publish_id"))
+    summary["scorecards"] = write_scorecards()
     return reports, summary

@@ -199,7 +199,51 @@ def scenario_rescoring_follows_the_published_inventory(env: sc.StoreEnv) -> None
     assert list(scores(env.kind)) == [uid("full")]
 
 
+def scenario_algorithm_completeness_against_standard_1_0(env: sc.StoreEnv) -> None:
+    """Entries shaped like the register's 1.0 exports (shared/samples/algoritmeregister/algorithm_*_v1_0.json)."""
+    from inventory.quality import algorithms as alg
+
+    full = sc.algorithm("alg-reg", 1, organization="Gemeente Utrecht", name="Parkeervergunningen toekennen",
+                        description_short="Beoordeelt aanvragen voor een parkeervergunning.", status="In gebruik",
+                        publication_category="Impactvolle algoritmes", contact_email="algoritmes@utrecht.nl",
+                        source_data=["BRP"], begin_date="2021-04", goal="Snellere afhandeling",
+                        human_intervention="Een medewerker beslist", risks="Onjuiste gegevens",
+                        lawful_basis="Wegenverkeerswet", impact_assessments=["DPIA"], website="https://utrecht.nl")
+    risky = sc.algorithm("alg-reg", 2, **{**{k: full[k] for k in full if k not in (
+        "algorithm_uid", "source_record_id", "raw_sha256")}, "publication_category": "Hoog-risico AI-systeem",
+        "impact_assessments": [], "website": None, "begin_date": "2023"})
+    bare = sc.algorithm("alg-reg", 3, name="X", organization=None, status="active", publication_category=None,
+                        contact_email="not an email", description_short=None, source_data=[], impact_assessments=[])
+    sc.make_batch("alg-reg", "run1", kind="algoritmeregister", algorithms=[full, risky, bare])
+    publish()
+    with open_store(env.kind) as st:
+        result = alg.score_algorithms(st, publish_id="p1")
+        cols = ("algorithm_uid", "completeness", "missing_mandatory", "missing_recommended", "invalid_values",
+                "impact_assessment_missing")
+        rows = {r[0]: dict(zip(cols, r)) for r in st.fetchall(
+            f"SELECT {', '.join(cols)} FROM algorithm_completeness")}
+    got_full, got_risky, got_bare = (rows[a["algorithm_uid"]] for a in (full, risky, bare))
+    assert got_full["completeness"] == pytest.approx(100.0)
+    assert (got_full["missing_mandatory"], got_full["invalid_values"], got_full["impact_assessment_missing"]) == \
+        (None, None, False)
+    # mandatory 7 x 2, recommended 5 of 7 (no impact assessment, no website), valid 5 of 6 (begin date "2023")
+    assert got_risky["completeness"] == pytest.approx(100 * (14 + 5 + 5) / 27)
+    assert got_risky["missing_recommended"] == "impact_assessments, website"
+    assert got_risky["invalid_values"] == "begin_date"
+    assert got_risky["impact_assessment_missing"] is True
+    # mandatory 3 of 7, nothing recommended, valid 3 of 6 (status, category, e-mail fail)
+    assert got_bare["completeness"] == pytest.approx(100 * (6 + 0 + 3) / 27)
+    assert got_bare["missing_mandatory"] == "description_short, organization, publication_category, source_data"
+    assert got_bare["invalid_values"] == "status, publication_category, contact_email"
+    assert got_bare["impact_assessment_missing"] is False  # not impactful as far as anyone said
+    utrecht = result["organizations"]["Gemeente Utrecht"]
+    assert utrecht["algorithms"] == 2 and utrecht["impact_assessment_missing"] == 1
+    assert utrecht["average"] == pytest.approx(round((100 + 100 * 24 / 27) / 2, 1))
+    assert result["organizations"]["(no organisation)"]["algorithms"] == 1
+
+
 SCENARIOS = [
+    scenario_algorithm_completeness_against_standard_1_0,
     scenario_hand_computed_scores_metric_by_metric,
     scenario_aggregates_per_source_publisher_and_run,
     scenario_rescoring_follows_the_published_inventory,

@@ -164,3 +164,21 @@ def test_link_checks_can_be_switched_off(agency, monkeypatch):
     with open_store() as st:
         assert links.check_links(st)["enabled"] is False
     assert Agency.requests == []
+
+
+def test_a_host_that_does_not_resolve_is_asked_once_per_run(monkeypatch):
+    import socket
+
+    from inventory import http
+
+    lookups = []
+
+    def no_such_host(host, *args, **kwargs):
+        lookups.append(host)
+        raise socket.gaierror(socket.EAI_NONAME, "Name or service not known")
+
+    monkeypatch.setattr(http.socket, "getaddrinfo", no_such_host)
+    checker = links.LinkChecker(links.LinkCheckSettings(host_interval_s=0.0))
+    results = checker.check_many([f"https://gone.example.nl/{i}" for i in range(5)])
+    assert len(results) == 5 and all(r.status is None and "Cannot resolve host" in r.error for r in results)
+    assert lookups == ["gone.example.nl"]

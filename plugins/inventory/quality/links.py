@@ -155,13 +155,20 @@ class LinkChecker:
                           final if final and final != url else None, datetime.now(timezone.utc))
 
     def _check_host(self, urls: list[str]) -> list[LinkResult]:
-        results = []
-        for i, url in enumerate(urls):
+        results: list[LinkResult] = []
+        unreachable: str | None = None  # the host's name does not resolve: no use asking again this run
+        for url in urls:
             if time.monotonic() >= self._deadline:
                 break
-            if i:
+            if unreachable:
+                results.append(LinkResult(url, None, unreachable, None, datetime.now(timezone.utc)))
+                continue
+            if results:
                 time.sleep(self.settings.host_interval_s)
-            results.append(self.check(url))
+            result = self.check(url)
+            if result.status is None and (result.error or "").startswith("Cannot resolve host"):
+                unreachable = result.error
+            results.append(result)
         return results
 
     def check_many(self, urls: Iterable[str]) -> list[LinkResult]:

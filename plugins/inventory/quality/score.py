@@ -149,12 +149,12 @@ QUALITY_TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
 }
 
 
-def ensure_tables(st: Store) -> None:
+def ensure_tables(st: Store, tables: dict[str, tuple[pa.Schema, tuple[str, ...]]] | None = None) -> None:
     """Create the quality tables (and columns added since) when missing. Call outside a transaction."""
     st.begin()
     try:
         st.lock()
-        for table, (schema, key) in QUALITY_TABLES.items():
+        for table, (schema, key) in (tables or QUALITY_TABLES).items():
             st.execute(st.create_table_sql(table, schema, key))
             present = set(st.table_columns(table))
             for field in schema:

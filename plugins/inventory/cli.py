@@ -59,6 +59,7 @@ SUMMARY_COLUMNS = [
     ("data_services", "data services"),
     ("algorithms", "algorithms"),
     ("changes", "added/changed/removed"),
+    ("unmatched_organizations", "unmatched orgs"),
 ]
 
 
@@ -79,6 +80,7 @@ def print_summary(out=None) -> list[dict[str, Any]]:
     for r in rows:
         if r.get("status") != "complete" and r.get("message"):
             print(f"  {r['source_id']}: {r['message']}", file=out)
+    print_unmatched_organizations(out)
     return rows
 
 
@@ -96,6 +98,23 @@ def print_quality(quality: dict[str, Any], out=None) -> None:
     rows.append({"source_id": "(all datasets)", "datasets": quality.get("datasets"),
                  "average": quality.get("average"), "rating": quality.get("rating")})
     print(_table(rows, QUALITY_COLUMNS), file=out)
+
+
+def print_unmatched_organizations(out=None, shown: int = 10) -> None:
+    """The publisher/organisation names no entry of config/organizations.yaml matched, most records first."""
+    from . import organizations
+
+    out = out or sys.stdout
+    unmatched = sorted(organizations.read_report(), key=lambda r: (-r["records"], r["source_id"], r["name"] or ""))
+    if not unmatched:
+        return
+    print(f"\n{len(unmatched)} organisation name(s) are not in {organizations.organizations_file().name} "
+          f"(add them as aliases or entries): {organizations.report_path()}", file=out)
+    for r in unmatched[:shown]:
+        uri = f" <{r['uri']}>" if r.get("uri") else ""
+        print(f"  {r['source_id']}: {r['name'] or '(no name)'}{uri}  ({r['records']} records)", file=out)
+    if len(unmatched) > shown:
+        print(f"  ... and {len(unmatched) - shown} more in the report", file=out)
 
 
 def cmd_sources(args: argparse.Namespace) -> int:

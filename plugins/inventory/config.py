@@ -58,14 +58,15 @@ class SourceConfig(BaseModel):
         return self.options.get(name, default)
 
 
-def _describe(error: dict, entries: list) -> str:
+def describe_error(error: dict, entries: list, list_key: str = "sources", noun: str = "source", ident_key: str = "id") -> str:
+    """One pydantic error of a YAML list of entries as "<noun> #N ('<ident>'), field 'f': what is wrong"."""
     loc = list(error["loc"])
     where = "the file"
-    if loc and loc[0] == "sources" and len(loc) > 1 and isinstance(loc[1], int):
+    if loc and loc[0] == list_key and len(loc) > 1 and isinstance(loc[1], int):
         index = loc[1]
         entry = entries[index] if index < len(entries) else None
-        ident = entry.get("id") if isinstance(entry, dict) else None
-        where = f"source #{index + 1}" + (f" ({ident!r})" if ident else "")
+        ident = entry.get(ident_key) if isinstance(entry, dict) else None
+        where = f"{noun} #{index + 1}" + (f" ({ident!r})" if ident else "")
         loc = loc[2:]
     field = ".".join(str(p) for p in loc) or "(entry)"
     message = error["msg"]
@@ -132,7 +133,7 @@ def load_sources(path: str | os.PathLike | None = None, *, include_disabled: boo
     try:
         parsed = _SourcesFile.model_validate(raw)
     except ValidationError as exc:
-        problems = "; ".join(_describe(e, entries) for e in exc.errors())
+        problems = "; ".join(describe_error(e, entries) for e in exc.errors())
         raise SourcesConfigError(f"Sources file {file}: {problems}") from None
     seen: set[str] = set()
     for source in parsed.sources:

@@ -16,11 +16,12 @@ from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Any, Callable
 
-from . import credentials, page_worker
+from . import credentials, organizations, page_worker
 from .config import SourceConfig
 from .http import HarvestHTTPError, HttpClient, HttpSettings
 from .landing import LandedPage, LandingZone, PageRequest
 from .model import QUARANTINE, RECORD_TABLES, stable_uid
+from .organizations import ORGANIZATION_COLUMNS, OrganizationMatcher, OrganizationsConfigError
 from .sources import module_for
 from .sources.base import PageError, ParseContext, Refusal
 from .staging import Batch, TableWriter, batches, utcnow
@@ -118,10 +119,20 @@ def harvest_source(
         return stable_uid(source.id, record_id)
 
     writers: dict[str, TableWriter] = {}
+    # One place for every kind: the organisation columns become canonical as rows are staged.
+    organisations: OrganizationMatcher | None = None
+    organisations_error = None
+    try:
+        organisations = OrganizationMatcher()
+    except OrganizationsConfigError as exc:  # fails this harvest with the sentence, in its report
+        organisations_error = str(exc)
 
     def writer(name: str) -> TableWriter:
         if name not in writers:
-            writers[name] = TableWriter(batch.harvested(name), RECORD_TABLES[name])
+            transform = None
+            if organisations is not None and name in ORGANIZATION_COLUMNS:
+                transform = lambda t, name=name: organisations.canonicalise(t, name)  # noqa: E731
+            writers[name] = TableWriter(batch.harvested(name), RECORD_TABLES[name], transform=transform)
         return writers[name]
 
     writer(table)
@@ -183,6 +194,8 @@ def harvest_source(
         return page, None
 
     try:
+        if organisations_error:
+            raise PageError(organisations_error)
         if own_client:  # inside the try: a missing connection or certificate is a failed source, said in one sentence
             sent_credentials = credentials.apply(source, client)
         request = module.first_request(source, since=since)
@@ -267,6 +280,9 @@ def harvest_source(
         if own_client:
             client.close()
     listing.received = len(seen)
+    unmatched = organisations.unmatched_rows(source.id) if organisations else []
+    if organisations:
+        organizations.write_report(source.id, unmatched)
 
     status, message = _verdict(source, listing, error, incremental=since is not None)
     finished_at = utcnow()
@@ -288,6 +304,8 @@ def harvest_source(
         "removed": None,
         "message": message,
         "error": error,
+        "unmatched_organizations": len(unmatched),
+        "unmatched_organizations_summary": organisations.summary() if organisations else None,
         # Not harvest_runs columns: hand-over details for the next steps.
         "state": "harvested",
         "record_table": table,

@@ -51,6 +51,10 @@ DATASETS = pa.schema(
         ("access_rights_original", STR),
         ("frequency_original", STR),
         ("theme_original", STRS),
+        # The publisher as the source wrote it; publisher/publisher_uri are the canonical organisation
+        # of config/organizations.yaml when it is listed there (see organizations.py).
+        ("publisher_original", STR),
+        ("publisher_uri_original", STR),
         *PROVENANCE,
     ]
 )
@@ -95,6 +99,9 @@ DATA_SERVICES = pa.schema(
         ("api_type_original", STR),
         ("authentication_original", STRS),
         ("lifecycle_status_original", STR),
+        # The organisation as the register wrote it (publisher/publisher_uri: the canonical one).
+        ("publisher_original", STR),
+        ("publisher_uri_original", STR),
         *PROVENANCE,
     ]
 )
@@ -122,6 +129,9 @@ ALGORITHMS = pa.schema(
         ("language", STR),
         ("original_status", STR),
         ("original_category", STR),
+        # The canonical organisation's TOOI URI, and the organisation as the source wrote it.
+        ("organization_uri", STR),
+        ("organization_original", STR),
         *PROVENANCE,
     ]
 )
@@ -163,6 +173,10 @@ HARVEST_RUNS = pa.schema(
         ("removed", pa.int64()),
         ("message", STR),  # what happened, in plain words
         ("error", STR),
+        # Publisher/organisation names of this run that config/organizations.yaml does not list
+        # (distinct names, and which ones, for a steward); reports/unmatched_organizations.csv has all.
+        ("unmatched_organizations", pa.int64()),
+        ("unmatched_organizations_summary", STR),
     ]
 )
 

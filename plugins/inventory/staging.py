@@ -20,7 +20,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -116,10 +116,14 @@ class TableWriter:
     of the catalogue.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = 5000):
+    def __init__(self, path: Path, schema: pa.Schema, batch_rows: int = 5000,
+                 transform: Callable[[pa.Table], pa.Table] | None = None):
         self.path = path
         self.schema = schema
         self.batch_rows = batch_rows
+        # Applied to each row group before it is written (columnar work once per group, e.g. the
+        # canonical organisations); it must keep the schema.
+        self.transform = transform
         self.rows_written = 0
         self._rows: list[dict] = []
         self._tables: list[pa.Table] = []
@@ -174,6 +178,8 @@ class TableWriter:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
         table = pa.concat_tables(self._tables) if len(self._tables) > 1 else self._tables[0]
+        if self.transform is not None:
+            table = self.transform(table).select(self.schema.names)
         self._writer.write_table(table)
         self.rows_written += table.num_rows
         self._tables = []

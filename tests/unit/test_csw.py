@@ -122,8 +122,8 @@ def test_iso_19139_record_maps_every_canonical_field(sample_agencies):
     assert row["identifier"] == text_of(record, ".//gmd:citation/gmd:CI_Citation/gmd:identifier/gmd:MD_Identifier/gmd:code/gco:CharacterString")
     assert row["title"] == "Bestuurlijke gebieden Nederland 2012"
     assert row["description"] == text_of(record, ".//gmd:abstract/gco:CharacterString")
-    assert row["publisher"] == "Rijkswaterstaat"  # the custodian (no publisher or owner role on this record)
-    assert row["publisher_uri"] == "https://identifier.overheid.nl/tooi/id/oorg/oorg10275"  # the gmx:Anchor href
+    assert row["publisher_original"] == "Rijkswaterstaat"  # the custodian (no publisher or owner role on this record)
+    assert row["publisher_uri_original"] == "https://identifier.overheid.nl/tooi/id/oorg/oorg10275"  # the gmx:Anchor href
     assert row["contact_point"] == "servicedesk-data@rws.nl"
     assert row["theme"] == [INSPIRE + "theme/au", INSPIRE + "metadata-codelist/TopicCategory/boundaries"]
     assert row["theme_original"] == [INSPIRE + "theme/au", "boundaries"]
@@ -197,7 +197,7 @@ def test_a_wrongly_declared_charset_is_read_right(sample_agencies):
     report = run(register(sample_agencies, agency="provincie-oud", source_id="provincie-oud"), "c1")
     assert report["status"] == "complete" and report["records_received"] == 5
     rows = staged("provincie-oud", "c1", "datasets")
-    assert all(r["publisher"] == "Provinsje Fryslân" for r in rows)
+    assert all(r["publisher_original"] == "Provinsje Fryslân" for r in rows)
     assert not any("Ã" in (r["description"] or "") for r in rows)
     answer = requests.get(f"{sample_agencies.url}/csw/provincie-oud/csw", params={
         "service": "CSW", "request": "GetRecords", "typeNames": "gmd:MD_Metadata", "resultType": "results",

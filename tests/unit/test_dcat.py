@@ -121,8 +121,8 @@ def test_dcat_ap_nl_3_maps_every_canonical_field(sample_agencies):
     assert row["identifier"] == "https://data.rijksoverheid.nl/ienw/id/000-waterstanden-en-afvoeren"
     assert row["title"] == "Waterstanden en afvoeren 2014"
     assert row["description"].startswith("Waterstanden en afvoeren over 2014, verzameld en beheerd door Rijkswaterstaat.")
-    assert row["publisher"] == "Rijkswaterstaat"
-    assert row["publisher_uri"] == "https://identifier.overheid.nl/tooi/id/oorg/oorg10275"
+    assert row["publisher_original"] == "Rijkswaterstaat"  # as the catalogue wrote it; canonical: test_organizations.py
+    assert row["publisher_uri_original"] == "https://identifier.overheid.nl/tooi/id/oorg/oorg10275"
     assert row["contact_point"] == "servicedesk-data@rws.nl"
     assert row["theme"] == row["theme_original"] == [EU + "data-theme/ENVI"]
     assert row["keyword"] == ["water", "waterstand", "afvoer", "getij"]

@@ -80,7 +80,7 @@ def test_windows_1252_falls_back_and_is_recorded(sample_agencies, caplog):
         report, got = harvested(sample_agencies, 2024, "w1")
     assert report["status"] == "complete"
     ibwc = got["IBWC / U.S. Section / Río Grande flow forecasting"]
-    assert ibwc["organization"] == "International Boundary and Water Commission (Comisión Internacional de Límites y Aguas)"
+    assert ibwc["organization_original"] == "International Boundary and Water Commission (Comisión Internacional de Límites y Aguas)"
     treaty = got["IBWC / Oficina de Ingeniería / Water treaty accounting assistant"]
     assert "(“treaty accounting”)" in treaty["goal"]
     notes = omb.decoding_notes()

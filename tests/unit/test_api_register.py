@@ -183,6 +183,8 @@ def test_every_canonical_field_is_mapped_from_the_detail(agencies):
         "api_type_original": None,
         "authentication_original": ["OAuth2", "PKIoverheid"],
         "lifecycle_status_original": "ACTIEF",
+        "publisher_original": "Rijksdienst voor Identiteitsgegevens",
+        "publisher_uri_original": "https://identifier.overheid.nl/tooi/id/oorg/oorg10028",
         "source_id": "developer-overheid-nl",
         "source_record_id": "rvig0BRP1",
         "run_id": RUN,

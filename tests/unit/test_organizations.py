@@ -245,3 +245,11 @@ def test_the_cli_summary_lists_the_unmatched_names_for_a_steward():
     assert "12 organisation name(s) are not in organizations.yaml" in text and str(organizations.report_path()) in text
     assert text.index("uk-atrs: Council 12  (12 records)") < text.index("uk-atrs: Council 3  (3 records)")
     assert "Council 2 " not in text and "... and 2 more in the report" in text
+
+
+def test_data_services_are_canonicalised_like_datasets(directory):
+    table = pa.table({"publisher": ["Gemeente Amsterdam"], "publisher_uri": ["http://identifier.overheid.nl/tooi/id/gemeente/gm0363"]})
+    out = OrganizationMatcher(directory).canonicalise(table, "data_services").to_pydict()
+    assert (out["publisher"], out["publisher_uri"]) == (["Gemeente Amsterdam"], [AMSTERDAM_TOOI])
+    assert out["publisher_uri_original"] == ["http://identifier.overheid.nl/tooi/id/gemeente/gm0363"]
+    assert {"publisher_original", "publisher_uri_original"} <= set(model.RECORD_TABLES["data_services"].names)

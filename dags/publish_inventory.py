@@ -10,7 +10,14 @@ connection `inventory_db`) — and then writes Parquet and CSV exports under `ex
 
 * a **complete** harvest replaces that source's records;
 * a **partial** harvest only adds and updates (it deletes nothing);
-* a **failed** harvest keeps the source's previous records; its `harvest_runs` row says why.
+* a **failed** harvest keeps the source's previous records; its `harvest_runs` row says why;
+* a complete listing that would **withdraw** more than the allowed share of a source's records
+  (default 10 %) is **held** for review: nothing of that source changes until a steward runs
+  `inventory release SOURCE_ID RUN_ID`.
+
+Every published version is kept (`<table>_history`, `valid_from`/`valid_to`) and each change is
+logged in `changes`. **check_published** fails the run naming the held sources, which alerts the
+operators (e-mail / webhook, `config/notifications.yaml`).
 
 A reader sees the previous inventory or the new one, never a mix. The asset
 `inventory://published/inventory` is updated with the counts.
@@ -37,6 +44,7 @@ from airflow.sdk import dag, get_current_context, task
 
 from inventory.airflow_dags import DEFAULT_ARGS, START_DATE
 from inventory.assets import PUBLISHED_INVENTORY, STAGED_ALGORITHM_REGISTERS, STAGED_CATALOGUES
+from inventory.notify import InventoryNotifier
 
 
 @dag(
@@ -82,8 +90,18 @@ def publish_inventory():
 
         return pipeline.write_scorecards()
 
+    @task(retries=0, on_failure_callback=InventoryNotifier())
+    def check_published(summary: dict) -> None:
+        """Fail, naming them, when sources were held for review (the rest is published)."""
+        from inventory import pipeline
+
+        held = pipeline.held_sources(summary)
+        if held:
+            raise RuntimeError("Sources held for review (nothing of them was published): " + " ".join(held))
+
     published = publish()
     published >> check_links() >> score_quality(published) >> write_scorecards()
+    check_published(published)
 
 
 publish_inventory()

@@ -3,7 +3,8 @@
 Wiring only; every task body is one call into :mod:`inventory.pipeline`. Per source, a mapped task
 group ``source`` runs ``harvest`` then ``validate`` (validate runs even when the harvest failed, so
 the failure reaches ``harvest_runs``); ``announce`` updates the staging asset with the counts, and
-``check_sources`` fails the run, naming the sources, when any source failed or was partial.
+``check_sources`` fails the run, naming the sources, when any source failed or was partial, and its
+``on_failure_callback`` (``inventory.notify.InventoryNotifier``) alerts the operators.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import pendulum
 from airflow.sdk import Asset, dag, get_current_context, task, task_group
 
 from inventory.distributed import HEAVY_QUEUE, harvest_pool
+from inventory.notify import InventoryNotifier
 
 DEFAULT_ARGS: dict[str, Any] = {
     "owner": "inventory",
@@ -74,7 +76,8 @@ def build_harvest_dag(*, dag_id: str, source_ids: list[str], asset: Asset, sched
             context["outlet_events"][asset].extra = counts
             return counts
 
-        @task(trigger_rule="all_done", retries=0)
+        # Operators are told (config/notifications.yaml) when this fails.
+        @task(trigger_rule="all_done", retries=0, on_failure_callback=InventoryNotifier())
         def check_sources(counts: dict[str, Any]) -> None:
             """Fail the run, naming them, when a source failed or was partial (publish still ran for the rest)."""
             bad = {**{s: "failed" for s in counts["failed"]}, **{s: "partial" for s in counts["partial"]}}

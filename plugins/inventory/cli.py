@@ -6,6 +6,7 @@
     inventory run                     all of it for every source; exit 1 naming failed/partial sources
     inventory summary                 what the store holds now, per source
     inventory quality [--rescore]     MQA score per source (average and rating) of the last scoring
+    inventory release SOURCE RUN_ID   publish a run held for review (its withdrawals are real)
 
 Progress bars show on a terminal (stderr) and stay silent in logs.
 """
@@ -162,11 +163,37 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(f"Scorecards: {(summary.get('scorecards') or {}).get('overview')}")
     print(f"Data Docs: {settings.data_docs_dir() / 'index.html'}")
     bad = pipeline.problems(reports)
+    held = pipeline.held_sources(summary)
     if bad:
         print("\nNot every source was harvested completely (their previous records are kept):", file=sys.stderr)
         for line in bad:
             print(f"  - {line}", file=sys.stderr)
+    if held:
+        print("\nHeld for review (nothing of these sources was published):", file=sys.stderr)
+        for line in held:
+            print(f"  - {line}", file=sys.stderr)
+    if bad or held:
+        from . import notify
+
+        try:
+            notify.send_alert(f"run {run_id}: {len(bad)} source(s) not complete, {len(held)} held for review",
+                              "\n".join([f"Run {run_id} of the inventory:", ""] + [f"- {line}" for line in bad + held]))
+        except Exception as exc:  # the run's outcome is printed above either way
+            print(f"error: the alert could not be sent: {exc}", file=sys.stderr)
         return 1
+    return 0
+
+
+def cmd_release(args: argparse.Namespace) -> int:
+    from .publish import ReleaseError
+
+    try:
+        summary = pipeline.release(args.source_id, args.run_id, by=args.by)
+    except ReleaseError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    info = (summary.get("sources") or {}).get(args.source_id) or {}
+    print(f"{args.source_id}: {info.get('message')}")
     return 0
 
 
@@ -212,6 +239,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("quality", help="average MQA score and rating per source")
     p.add_argument("--rescore", action="store_true", help="score the published inventory again first")
     p.set_defaults(func=cmd_quality)
+    p = sub.add_parser("release", help="publish a run that was held for review (a steward's decision)")
+    p.add_argument("source_id")
+    p.add_argument("run_id", help="the run id as harvest_runs shows it (or its staging folder name)")
+    p.add_argument("--by", help="who releases it (default: $USER), recorded in harvest_runs")
+    p.set_defaults(func=cmd_release)
     return parser
 
 

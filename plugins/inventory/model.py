@@ -159,7 +159,7 @@ HARVEST_RUNS = pa.schema(
         ("run_id", STR),
         ("source_id", STR),
         ("kind", STR),
-        ("status", STR),  # complete | partial | failed
+        ("status", STR),  # complete | partial | failed | held (a mass withdrawal waiting for review)
         ("started_at", TS),
         ("finished_at", TS),
         ("duration_s", pa.float64()),
@@ -188,11 +188,47 @@ RECORD_TABLES: dict[str, pa.Schema] = {
     "algorithms": ALGORITHMS,
 }
 
+# What each publish changed, one row per record: added, changed (with the columns that changed) or
+# withdrawn (gone from a complete listing; its last version stays in the history as a tombstone).
+CHANGES = pa.schema(
+    [
+        ("run_id", STR),  # the harvest run whose batch made the change
+        ("source_id", STR),
+        ("record_type", STR),  # the record table: datasets | distributions | algorithms | ...
+        ("record_uid", STR),
+        ("source_record_id", STR),
+        ("change", STR),  # added | changed | withdrawn
+        ("fields", STRS),  # changed: the columns whose value changed (provenance left out)
+        ("publish_id", STR),
+        ("changed_at", TS),  # when the change was published (= valid_from / valid_to in the history)
+    ]
+)
+
 ALL_TABLES: dict[str, pa.Schema] = {
     **RECORD_TABLES,
     "quarantine": QUARANTINE,
     "harvest_runs": HARVEST_RUNS,
+    "changes": CHANGES,
 }
+
+# Every record table T has a history table T_history in the store: every published version of each
+# record, with T's columns plus these. The current version has valid_to NULL; a record withdrawn from
+# a complete listing keeps its last version, closed, with the run that saw it gone (a tombstone).
+HISTORY_COLUMNS: list[tuple[str, pa.DataType]] = [
+    ("valid_from", TS),  # when this version was published
+    ("valid_to", TS),  # when the next version or the withdrawal was published; NULL: current
+    ("publish_id", STR),  # the publish that wrote this version
+    ("withdrawn_run_id", STR),  # set on a tombstone: the run whose complete listing no longer had it
+]
+
+
+def history_table(table: str) -> str:
+    """The name of a record table's history table."""
+    return f"{table}_history"
+
+
+def history_schema(table: str) -> pa.Schema:
+    return pa.schema(list(RECORD_TABLES[table]) + HISTORY_COLUMNS)
 
 # The stable key column of each record table.
 UID_COLUMN = {

@@ -126,6 +126,18 @@ def quality_summary() -> dict[str, Any]:
         return mqa.summary(st)
 
 
+def held_sources(summary: dict[str, Any]) -> list[str]:
+    """One line per source a publish held for review: its id and what its harvest_runs row says."""
+    return [f"{source_id}: {info.get('message')}" for source_id, info in sorted((summary.get("sources") or {}).items())
+            if info.get("status") == "held"]
+
+
+def release(source_id: str, run_id: str, by: str | None = None) -> dict[str, Any]:
+    from .publish import release as release_run
+
+    return release_run(source_id, run_id, by=by)
+
+
 def run_all(
     run_id: str,
     *,

@@ -52,3 +52,26 @@ def reports_dir() -> Path:
 
 def data_docs_dir() -> Path:
     return reports_dir() / "data_docs"
+
+
+DEFAULT_MAX_REMOVED_SHARE = 0.10
+
+
+def parse_share(value: object, where: str) -> float:
+    """A share of records: a fraction (``0.25``) or a percentage text (``"25%"``), 0 to 1."""
+    text = str(value).strip()
+    try:
+        share = float(text[:-1]) / 100 if text.endswith("%") else float(text)
+    except ValueError:
+        raise ValueError(f"{where}: {value!r} is not a share (write 0.25 or '25%')") from None
+    if not 0 <= share <= 1:
+        raise ValueError(f"{where}: {value!r} is not between 0 and 1 (0 % and 100 %)")
+    return share
+
+
+def max_removed_share() -> float:
+    """``$INVENTORY_MAX_REMOVED_SHARE`` (default 10 %): the largest share of a source's published records
+    one complete listing may withdraw before the source is held for review; a source's
+    ``options.max_removed_share`` in the sources file overrides it."""
+    raw = os.environ.get("INVENTORY_MAX_REMOVED_SHARE")
+    return parse_share(raw, "INVENTORY_MAX_REMOVED_SHARE") if raw else DEFAULT_MAX_REMOVED_SHARE

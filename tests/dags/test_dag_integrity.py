@@ -94,3 +94,15 @@ def test_dag_files_hold_no_business_logic():
         text = path.read_text(encoding="utf-8")
         for forbidden in ("import requests", "import duckdb", "import psycopg", "open(", "great_expectations"):
             assert forbidden not in text, f"{path.name} contains {forbidden!r}"
+
+
+def test_failed_and_held_sources_alert_the_operators(dagbag):
+    """The check tasks that fail on a failed, partial or held source carry the inventory notifier."""
+    from inventory.notify import InventoryNotifier
+
+    checks = {"harvest_catalogues": "check_sources", "harvest_algorithm_registers": "check_sources",
+              "publish_inventory": "check_published"}
+    for dag_id, task_id in checks.items():
+        callbacks = dagbag.dags[dag_id].get_task(task_id).on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert any(isinstance(cb, InventoryNotifier) for cb in callbacks), dag_id

@@ -243,7 +243,13 @@ def scenario_unchanged_republish_counts_nothing(env: StoreEnv) -> None:
     assert (runs[1]["added"], runs[1]["changed"], runs[1]["removed"]) == (0, 0, 0)
 
 
+def allow_withdrawals(env: StoreEnv, share: str = "50%") -> None:
+    """These small sources lose more than the default 10 % in one listing, on purpose."""
+    env.monkeypatch.setenv("INVENTORY_MAX_REMOVED_SHARE", share)
+
+
 def scenario_complete_removes_missing_records(env: StoreEnv) -> None:
+    allow_withdrawals(env)
     first_publish(env)
     gone = model.stable_uid("gem-a", "ds-4")
     ds = [dataset("gem-a", i, "run2") for i in range(4)]
@@ -313,6 +319,7 @@ def scenario_failed_keeps_previous_records(env: StoreEnv) -> None:
 
 
 def scenario_later_batch_supersedes_earlier(env: StoreEnv) -> None:
+    allow_withdrawals(env)
     b1 = make_batch("gem-a", "run1", datasets=[dataset("gem-a", i) for i in range(3)])
     b2 = make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2", title=f"v2 {i}") for i in (0, 1)])
     summary = publish([b2, b1])  # given out of order: applied oldest first
@@ -397,6 +404,7 @@ class Boom(RuntimeError):
 
 
 def scenario_crash_halfway_keeps_previous_inventory(env: StoreEnv) -> None:
+    allow_withdrawals(env, "100%")
     first_publish(env)
     before = env.dump()
     release_before = exports.current_release()
@@ -458,7 +466,7 @@ def scenario_bulk_load_in_record_batches(env: StoreEnv) -> None:
     assert summary["sources"]["gem-big"]["records"]["datasets"] == n
     assert summary["sources"]["gem-big"]["added"] == n
     assert pq.read_table(settings.exports_dir() / "latest" / "datasets.parquet").num_rows == n
-    make_batch("gem-big", "run2", datasets=[dataset("gem-big", i, "run2") for i in range(1, n)])
+    make_batch("gem-big", "run2", datasets=[dataset("gem-big", i, "run2") for i in range(1, n)])  # 1 of 25,000 gone
     summary = publish()
     src = summary["sources"]["gem-big"]
     assert (src["added"], src["changed"], src["removed"]) == (0, 0, 1)
@@ -485,6 +493,7 @@ def scenario_quarantine_rows_belong_to_the_batch_source(env: StoreEnv) -> None:
 
 def scenario_mixed_changes_in_one_batch(env: StoreEnv) -> None:
     """Added, changed (content and lists, a list emptied or gone), removed and unchanged rows at once."""
+    allow_withdrawals(env)
     first = [dataset("gem-a", i) for i in range(6)]
     first[4]["keyword"] = None
     make_batch("gem-a", "run1", datasets=first, distributions=[distribution("gem-a", i) for i in range(6)])
@@ -537,6 +546,7 @@ def scenario_a_key_another_source_holds_moves(env: StoreEnv) -> None:
 
 def scenario_data_services_round_trip(env: StoreEnv) -> None:
     """The API register's data services: stored with their list and number columns, diffed, exported."""
+    allow_withdrawals(env)  # one of four APIs is withdrawn below
     services = [data_service("api-reg", i) for i in range(4)]
     services[1].update(adr_score=None, authentication=[], authentication_original=["DigiD Machtigen"], lifecycle_status=None)
     make_batch("api-reg", "run1", kind="api-register", data_services=services, quarantine=[])
@@ -573,6 +583,236 @@ def scenario_data_services_round_trip(env: StoreEnv) -> None:
     stored = env.rows("data_services", "api-reg")
     assert set(stored) == {model.stable_uid("api-reg", f"api-{i}") for i in (0, 2, 3)}
     assert stored[model.stable_uid("api-reg", "api-2")][names.index("adr_score")] == 91.0
+    # History and tombstones come with every record table of the model
+    [tombstone] = history(env, "data_services", model.stable_uid("api-reg", "api-1"))
+    assert tombstone["withdrawn_run_id"] == "run2" and tombstone["valid_to"] is not None
+    assert [v["adr_score"] for v in history(env, "data_services", model.stable_uid("api-reg", "api-2"))] == [87.5, 91.0]
+
+
+# ------------------------------------------------------------------ history, changes, tombstones, holds
+def history(env: StoreEnv, table: str, uid: str) -> list[dict]:
+    """The versions of one record, oldest first, as dicts."""
+    schema = model.history_schema(table)
+    names = ", ".join(f'"{n}"' for n in schema.names)
+    with open_store(env.kind) as st:
+        rows = st.fetchall(f'SELECT {names} FROM "{model.history_table(table)}" WHERE "{model.UID_COLUMN[table]}" = ? '
+                           'ORDER BY "valid_from", "valid_to" NULLS LAST', [uid])
+    return [dict(zip(schema.names, r)) for r in rows]
+
+
+def changes(env: StoreEnv, run_id: str | None = None) -> list[tuple]:
+    """(run_id, record_type, record_uid, change, fields) rows of the changes table, sorted."""
+    with open_store(env.kind) as st:
+        rows = st.fetchall('SELECT "run_id", "record_type", "record_uid", "change", "fields" FROM "changes"'
+                           + (' WHERE "run_id" = ?' if run_id else ""), [run_id] if run_id else None)
+    return sorted((r[0], r[1], r[2], r[3], list(r[4]) if r[4] is not None else None) for r in rows)
+
+
+def as_of(env: StoreEnv, table: str, when: datetime) -> dict[str, tuple]:
+    """The README's "inventory as it was at time D" query: uid -> title (or name)."""
+    uid, label = model.UID_COLUMN[table], "name" if table == "algorithms" else "title"
+    with open_store(env.kind) as st:
+        rows = st.fetchall(f'SELECT "{uid}", "{label}" FROM "{model.history_table(table)}" '
+                           'WHERE "valid_from" <= ? AND ("valid_to" IS NULL OR "valid_to" > ?)', [when, when])
+    return dict(rows)
+
+
+def published_at(summary: dict) -> datetime:
+    return datetime.fromisoformat(summary["published_at"])
+
+
+def scenario_withdrawn_record_becomes_a_tombstone(env: StoreEnv) -> None:
+    allow_withdrawals(env)
+    first_publish(env)
+    gone = model.stable_uid("gem-a", "ds-4")
+    summary = publish([make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2") for i in range(4)])])
+    assert gone not in env.rows("datasets", "gem-a")  # consumers of `datasets` see current records only
+    [version] = history(env, "datasets", gone)  # ...but the record is kept, marked withdrawn
+    assert version["withdrawn_run_id"] == "run2" and version["valid_to"] == published_at(summary)
+    assert version["title"] == "Dataset 4" and version["run_id"] == "run1"
+    with open_store(env.kind) as st:
+        tombstones = st.fetchall('SELECT "dataset_uid", "withdrawn_run_id" FROM "datasets_withdrawn"')
+    assert tombstones == [(gone, "run2")]
+    assert changes(env, "run2") == [("run2", "datasets", gone, "withdrawn", None)]
+    [run] = [r for r in env.harvest_runs("gem-a") if r["run_id"] == "run2"]
+    assert run["removed"] == 1 and "1 withdrawn" in run["message"]
+    # The record comes back: a new current version; the tombstone stays in the history.
+    make_batch("gem-a", "run3", datasets=[dataset("gem-a", i, "run3") for i in range(5)])
+    publish()
+    assert gone in env.rows("datasets", "gem-a")
+    versions = history(env, "datasets", gone)
+    assert [v["withdrawn_run_id"] for v in versions] == ["run2", None] and versions[1]["valid_to"] is None
+    with open_store(env.kind) as st:
+        assert st.fetchall('SELECT count(*) FROM "datasets_withdrawn"') == [(0,)]
+    assert changes(env, "run3") == [("run3", "datasets", gone, "added", None)]
+
+
+def scenario_partial_and_failed_withdraw_nothing(env: StoreEnv) -> None:
+    first_publish(env)
+    make_batch("gem-a", "run2", status="partial", datasets=[dataset("gem-a", 0, "run2")], distributions=[])
+    make_batch("gem-a", "run3", status="failed", datasets=[], distributions=[])
+    publish()
+    assert len(env.rows("datasets", "gem-a")) == 5 and len(env.rows("distributions", "gem-a")) == 5
+    assert changes(env, "run2") == [] and changes(env, "run3") == []
+    with open_store(env.kind) as st:
+        assert st.fetchall('SELECT count(*) FROM "datasets_history" WHERE "valid_to" IS NOT NULL') == [(0,)]
+        assert st.fetchall('SELECT count(*) FROM "distributions_withdrawn"') == [(0,)]
+    runs = {r["run_id"]: r for r in env.harvest_runs("gem-a")}
+    assert runs["run3"]["status"] == "failed" and "previous records stay (5 datasets, 5 distributions)" in runs["run3"]["message"]
+    assert runs["run2"]["message"].endswith("Published: no changes (5 datasets, 5 distributions).")
+
+
+def scenario_history_keeps_every_version(env: StoreEnv) -> None:
+    first_publish(env)
+    uid = model.stable_uid("gem-a", "ds-1")
+    s2 = publish([make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2", **({"title": "Tweede"} if i == 1 else {}))
+                                                      for i in range(5)])])
+    s3 = publish([make_batch("gem-a", "run3", datasets=[dataset("gem-a", i, "run3", **({"title": "Derde", "keyword": ["b"]} if i == 1 else {}))
+                                                      for i in range(5)])])
+    versions = history(env, "datasets", uid)
+    assert [v["title"] for v in versions] == ["Dataset 1", "Tweede", "Derde"]
+    assert [v["run_id"] for v in versions] == ["run1", "run2", "run3"]
+    t2, t3 = published_at(s2), published_at(s3)
+    assert [(v["valid_to"]) for v in versions] == [t2, t3, None]
+    assert versions[1]["valid_from"] == t2 and versions[2]["valid_from"] == t3
+    assert {v["withdrawn_run_id"] for v in versions} == {None}
+    # The inventory as it was at a moment between the two changes
+    assert as_of(env, "datasets", t2 + (t3 - t2) / 2)[uid] == "Tweede"
+    assert as_of(env, "datasets", t3)[uid] == "Derde" and len(as_of(env, "datasets", t3)) == 5
+    assert as_of(env, "datasets", T0 - timedelta(days=365)) == {}
+    # One version per record per change: the four unchanged records kept their only version.
+    with open_store(env.kind) as st:
+        assert st.scalar('SELECT count(*) FROM "datasets_history"') == 7
+        assert st.scalar('SELECT count(*) FROM "datasets_history" WHERE "valid_to" IS NULL') == 5
+
+
+def scenario_changes_name_the_fields(env: StoreEnv) -> None:
+    allow_withdrawals(env)
+    first_publish(env)
+    ds = [dataset("gem-a", i, "run2") for i in range(1, 6)]  # ds-0 gone, ds-5 new
+    ds[0]["title"], ds[0]["keyword"] = "Nieuw", ["a", "k1", "extra"]
+    ds[1]["description"] = None
+    dists = [distribution("gem-a", i, "run2") for i in range(5)]
+    dists[3]["format"] = "JSON"
+    make_batch("gem-a", "run2", datasets=ds, distributions=dists)
+    publish()
+    u = lambda n: model.stable_uid("gem-a", f"ds-{n}")  # noqa: E731
+    assert changes(env, "run2") == sorted([
+        ("run2", "datasets", u(0), "withdrawn", None),
+        ("run2", "datasets", u(1), "changed", ["title", "keyword"]),
+        ("run2", "datasets", u(2), "changed", ["description"]),
+        ("run2", "datasets", u(5), "added", None),
+        ("run2", "distributions", model.stable_uid("gem-a", "ds-3", "csv"), "changed", ["format"]),
+    ])
+    assert len(changes(env, "run1")) == 13  # the first publish: every record added
+    with open_store(env.kind) as st:
+        row = st.fetchall('SELECT "source_id", "source_record_id", "publish_id", "changed_at" FROM "changes" '
+                          'WHERE "run_id" = ? AND "change" = ?', ["run2", "withdrawn"])[0]
+    assert row[:2] == ("gem-a", "ds-0") and row[2] and row[3] is not None
+
+
+def scenario_unchanged_rerun_changes_nothing(env: StoreEnv) -> None:
+    first_publish(env)
+    before = {t: env.rows(t) for t in model.RECORD_TABLES}
+    with open_store(env.kind) as st:
+        versions = {t: st.scalar(f'SELECT count(*) FROM "{model.history_table(t)}"') for t in model.RECORD_TABLES}
+        logged = st.scalar('SELECT count(*) FROM "changes"')
+    # The same listing harvested again: same content, same page hashes.
+    b = make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2", raw_sha256=f"sha-run1-{i}") for i in range(5)],
+                   distributions=[distribution("gem-a", i, "run2") for i in range(5)],
+                   quarantine=[quarantine_row("gem-a", "bad-1", "run2")])
+    summary = publish()
+    assert (report(b)["added"], report(b)["changed"], report(b)["removed"]) == (0, 0, 0)
+    assert summary["sources"]["gem-a"]["message"].endswith("Published: no changes (5 datasets, 5 distributions).")
+    with open_store(env.kind) as st:
+        assert {t: st.scalar(f'SELECT count(*) FROM "{model.history_table(t)}"') for t in model.RECORD_TABLES} == versions
+        assert st.scalar('SELECT count(*) FROM "changes"') == logged
+    names = model.DATASETS.names
+    after = env.rows("datasets")
+    strip = lambda r: tuple(v for n, v in zip(names, r) if n != "run_id")  # noqa: E731
+    assert {k: strip(v) for k, v in after.items()} == {k: strip(v) for k, v in before["datasets"].items()}
+    assert {t: env.rows(t) for t in ("algorithms",)} == {"algorithms": before["algorithms"]}
+
+
+def scenario_mass_withdrawal_is_held(env: StoreEnv) -> None:
+    first_publish(env)
+    before = env.dump()
+    # A complete listing that lost 2 of 5 datasets (40 %) and 2 of 5 distributions: above 10 %.
+    b = make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2", title="nieuw") for i in range(3)],
+                   distributions=[distribution("gem-a", i, "run2") for i in range(3)], quarantine=[])
+    summary = publish()
+    src = summary["sources"]["gem-a"]
+    assert src["status"] == "held" and src["result"] == "held"
+    assert (src["added"], src["changed"], src["removed"]) == (0, 0, 0)
+    assert "would withdraw 2 of the 5 published datasets (40%)" in src["message"]
+    assert "more than the 10% allowed" in src["message"]
+    assert "inventory release gem-a run2" in src["message"]
+    after = env.dump()
+    # nothing of the source changed: records, quarantine, history, changes; harvest_runs gained the held row
+    assert {t: v for t, v in after.items() if t != "harvest_runs"} == {t: v for t, v in before.items() if t != "harvest_runs"}
+    [run] = [r for r in env.harvest_runs("gem-a") if r["run_id"] == "run2"]
+    assert run["status"] == "held" and run["message"] == src["message"]
+    assert report(b)["state"] == "held"
+    assert publish()["sources"] == {}  # a held batch is not picked up again
+    [row] = [r for r in read_summary() if r["source_id"] == "gem-a"]
+    assert row["status"] == "held" and row["records"]["datasets"] == 5
+    # Exports say the same: the previous inventory and the held run.
+    latest = settings.exports_dir() / "latest"
+    assert pq.read_table(latest / "datasets.parquet").num_rows == 5
+    assert "held" in pq.read_table(latest / "harvest_runs.parquet").column("status").to_pylist()
+
+
+def scenario_held_run_is_released(env: StoreEnv) -> None:
+    first_publish(env)
+    make_batch("gem-a", "run2", datasets=[dataset("gem-a", 0, "run2")], distributions=[distribution("gem-a", 0, "run2")])
+    assert publish()["sources"]["gem-a"]["status"] == "held"
+    with pytest.raises(core.ReleaseError, match="not held"):
+        core.release("gem-a", "run1")
+    with pytest.raises(core.ReleaseError, match="no run"):
+        core.release("gem-a", "run9")
+    summary = core.release("gem-a", "run2", by="steward@example.nl")
+    src = summary["sources"]["gem-a"]
+    assert src["status"] == "complete" and (src["added"], src["changed"], src["removed"]) == (0, 0, 8)
+    assert src["message"].startswith("complete harvest Released for publication by steward@example.nl")
+    assert len(env.rows("datasets", "gem-a")) == 1
+    runs = {r["run_id"]: r for r in env.harvest_runs("gem-a")}
+    assert runs["run2"]["status"] == "complete" and runs["run2"]["removed"] == 8
+    assert report(Batch.for_run("gem-a", "run2"))["state"] == "published"
+    with open_store(env.kind) as st:
+        assert st.scalar('SELECT count(*) FROM "datasets_withdrawn"') == 4
+    assert [c[3] for c in changes(env, "run2")] == ["withdrawn"] * 8
+
+
+def scenario_release_refuses_a_superseded_run(env: StoreEnv) -> None:
+    first_publish(env)
+    make_batch("gem-a", "run2", datasets=[], distributions=[])
+    publish()
+    make_batch("gem-a", "run3", status="partial", datasets=[dataset("gem-a", 7, "run3")])
+    publish()
+    with pytest.raises(core.ReleaseError, match="superseded by the newer run 'run3'"):
+        core.release("gem-a", "run2")
+    assert report(Batch.for_run("gem-a", "run2"))["state"] == "held"
+
+
+def scenario_share_allowed_per_source_in_the_sources_file(env: StoreEnv) -> None:
+    sources = env.data_dir / "sources.yaml"
+    sources.write_text(
+        "sources:\n"
+        "  - id: gem-a\n    kind: ckan\n    url: https://data.gem-a.example/api/3/action/\n"
+        "    options: {max_removed_share: '50%'}\n"
+        "  - id: alg-reg\n    kind: algoritmeregister\n    url: https://alg.example/api/\n", encoding="utf-8")
+    env.monkeypatch.setenv("INVENTORY_SOURCES", str(sources))
+    first_publish(env)
+    make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2") for i in range(3)])  # 40 % gone: allowed
+    make_batch("alg-reg", "run2", kind="algoritmeregister", algorithms=[algorithm("alg-reg", 0, "run2")])  # 67 %: held
+    summary = publish()
+    assert summary["sources"]["gem-a"]["status"] == "complete" and summary["sources"]["gem-a"]["removed"] == 2
+    assert summary["sources"]["alg-reg"]["status"] == "held"
+    # the global setting moves the default for every source the file does not override
+    env.monkeypatch.setenv("INVENTORY_MAX_REMOVED_SHARE", "0.7")
+    make_batch("alg-reg", "run3", kind="algoritmeregister", algorithms=[algorithm("alg-reg", 0, "run3")])
+    assert publish()["sources"]["alg-reg"]["status"] == "complete"
+    assert len(env.rows("algorithms", "alg-reg")) == 1
 
 
 SCENARIOS = [
@@ -596,4 +836,13 @@ SCENARIOS = [
     scenario_mixed_changes_in_one_batch,
     scenario_a_key_another_source_holds_moves,
     scenario_data_services_round_trip,
+    scenario_withdrawn_record_becomes_a_tombstone,
+    scenario_partial_and_failed_withdraw_nothing,
+    scenario_history_keeps_every_version,
+    scenario_changes_name_the_fields,
+    scenario_unchanged_rerun_changes_nothing,
+    scenario_mass_withdrawal_is_held,
+    scenario_held_run_is_released,
+    scenario_release_refuses_a_superseded_run,
+    scenario_share_allowed_per_source_in_the_sources_file,
 ]

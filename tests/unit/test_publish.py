@@ -44,7 +44,7 @@ def test_store_is_the_duckdb_file_and_schema_follows_the_model(duck_env):
         assert services["adr_score"] == "DOUBLE" and services["authentication"] == "VARCHAR[]"
         for table, schema in model.ALL_TABLES.items():
             assert st.table_columns(table) == schema.names
-        assert st.schema_version() == 1
+        assert st.schema_version() == 2  # 2: history, changes, tombstones
         pks = {r[0]: r[1] for r in st.fetchall(
             "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
             "WHERE constraint_type = 'PRIMARY KEY'")}

@@ -85,11 +85,12 @@ def test_schema_types_and_keys(pg_env, pg_database):
         assert pks["datasets"] == ["dataset_uid"] and pks["algorithms"] == ["algorithm_uid"]
         assert pks["data_services"] == ["service_uid"]
         assert pks["harvest_runs"] == ["run_id", "source_id"]
-        assert st.schema_version() == 1
+        assert st.schema_version() == 2  # 2: history, changes, tombstones
 
 
 def test_readers_see_the_previous_inventory_during_a_publish(pg_env, pg_database):
     """While a publish transaction is open, another connection reads the old inventory."""
+    sc.allow_withdrawals(pg_env, "100%")
     sc.first_publish(pg_env)
     sc.make_batch("gem-a", "run2", datasets=[sc.dataset("gem-a", 1, "run2")], quarantine=[])
     seen = {}

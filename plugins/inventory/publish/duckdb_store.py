@@ -100,8 +100,6 @@ class DuckDBStore(Store):
         # table -> (Parquet file, SELECT list in the model's column order) of the staged batch
         self._stages: dict[str, tuple[Path, str]] = {}
         self._staged_rows: dict[str, int] = {}
-        # table -> (source_id, complete, temporary table of the keys that are not unchanged (None:
-        # the source has no rows yet), counts by kind)
         self._deltas: dict[str, tuple[str, bool, str | None, dict[str, int]]] = {}
 
     def close(self) -> None:
@@ -246,66 +244,33 @@ class DuckDBStore(Store):
         lengths = [f"len({q(f.name)})" for f in content if is_string_list(f.type)]
         return f"hash({', '.join([q(f.name) for f in content] + lengths)})"
 
-    def diff(self, table: str, source_id: str, complete: bool) -> dict[str, int]:
-        """added / changed / removed of the staged rows against the source's published rows.
+    def _staged_count(self, table: str) -> int:
+        return self._staged_rows[table] if table in self._stages else super()._staged_count(table)
 
-        "changed" compares a 64-bit hash of each row's content (every column but the key and the
-        volatile provenance): two different rows pass for equal only on a hash collision (odds about
-        1 in 1.8e19 per changed row). The keys that are not unchanged are kept for ``apply``.
-        """
+    def _fill_delta(self, table: str, source_id: str, complete: bool, delta: str) -> None:
+        """Keys added, changed or gone, by a 64-bit hash of each row's content (every column but the
+        key and the volatile provenance): two different rows pass for equal only on a hash collision
+        (odds about 1 in 1.8e19 per changed row). Only keys and hashes are joined, never the rows."""
         if table not in self._stages:
-            return super().diff(table, source_id, complete)
-        main = q(table)
-        published = int(self.scalar(f'SELECT count(*) FROM {main} WHERE "source_id" = ?', [source_id]))
-        if published == 0:  # nothing of this source yet: every staged row is new
-            counts = {"added": self._staged_rows[table], "changed": 0, "removed": 0}
-            self._deltas[table] = (source_id, complete, None, counts)
-            return dict(counts)
-        stage, uid = q(stage_name(table)), q(model.UID_COLUMN[table])
+            return super()._fill_delta(table, source_id, complete, delta)
+        stage, main, uid = q(stage_name(table)), q(table), q(model.UID_COLUMN[table])
         h = self._content_hash(table)
-        delta = f"_delta_{table}"
         self.con.execute(
-            f"CREATE OR REPLACE TEMPORARY TABLE {q(delta)} AS "
-            "SELECT coalesce(s.u, m.u) AS u, CASE WHEN m.u IS NULL THEN 'added' WHEN s.u IS NULL THEN 'removed' "
-            "ELSE 'changed' END AS kind "
+            f"INSERT INTO {q(delta)} (u, kind) "
+            "SELECT coalesce(s.u, m.u), CASE WHEN m.u IS NULL THEN 'added' WHEN s.u IS NULL THEN 'removed' "
+            "ELSE 'changed' END "
             f"FROM (SELECT {uid} AS u, {h} AS h FROM {stage}) s "
             f'FULL OUTER JOIN (SELECT {uid} AS u, {h} AS h FROM {main} WHERE "source_id" = ?) m ON s.u = m.u '
             "WHERE m.u IS NULL OR (s.u IS NULL AND ?) OR s.h <> m.h", [source_id, complete])
-        found = dict(self.fetchall(f"SELECT kind, count(*) FROM {q(delta)} GROUP BY kind"))
-        counts = {k: int(found.get(k, 0)) for k in ("added", "changed", "removed")}
-        self._deltas[table] = (source_id, complete, delta, counts)
-        return dict(counts)
+
+    def changed_fields(self, names: list[str]) -> str:
+        cases = ", ".join(f"CASE WHEN s.{q(n)} IS DISTINCT FROM m.{q(n)} THEN {_literal(n)} END" for n in names)
+        return f"[f FOR f IN [{cases}] IF f IS NOT NULL]"
 
     def apply(self, table: str, source_id: str, complete: bool) -> None:
-        """complete: the source's rows become the staged ones; partial: upsert the staged rows."""
-        if table not in self._stages:
-            return super().apply(table, source_id, complete)
-        if self._deltas.get(table, (None, None))[:2] != (source_id, complete):
-            self.diff(table, source_id, complete)
-        _, _, delta, counts = self._deltas.pop(table)
+        _, counts = self._delta(table, source_id, complete)
         self._fit_memory(counts["added"] + counts["changed"])
-        stage, main, uid = q(stage_name(table)), q(table), q(model.UID_COLUMN[table])
-        names = cols(model.RECORD_TABLES[table].names)
-        if delta is None:  # the source's first rows: one bulk insert
-            if self.scalar(f"SELECT count(*) FROM {main}"):  # a key another source holds goes
-                self.execute(f"DELETE FROM {main} WHERE {uid} IN (SELECT {uid} FROM {stage})")
-            self.execute(f"INSERT INTO {main} ({names}) SELECT {names} FROM {stage}")
-            return
-        # Unchanged rows keep their content and take the new provenance.
-        volatile = [n for n in model.RECORD_TABLES[table].names if n in VOLATILE_COLUMNS]
-        if volatile:
-            self.execute(
-                f"UPDATE {main} AS m SET {', '.join(f'{q(c)} = s.{q(c)}' for c in volatile)} "
-                f"FROM (SELECT {cols([model.UID_COLUMN[table], *volatile])} FROM {stage}) AS s "
-                f'WHERE m.{uid} = s.{uid} AND m."source_id" = ? '
-                f"AND m.{uid} NOT IN (SELECT u FROM {q(delta)})", [source_id])
-        # Changed and removed rows go, and a key of an added row that another source holds.
-        if any(counts.values()):
-            self.execute(f"DELETE FROM {main} WHERE {uid} IN (SELECT u FROM {q(delta)})")
-        if counts["added"] or counts["changed"]:
-            self.execute(f"INSERT INTO {main} ({names}) SELECT {names} FROM {stage} "
-                         f"WHERE {uid} IN (SELECT u FROM {q(delta)} WHERE kind <> 'removed')")
-        self.execute(f"DROP TABLE {q(delta)}")
+        super().apply(table, source_id, complete)
 
     def replace_quarantine(self, source_id: str, path: Path | None) -> None:
         self.execute('DELETE FROM "quarantine" WHERE "source_id" = ?', [source_id])

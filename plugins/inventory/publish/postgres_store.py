@@ -214,6 +214,7 @@ class PostgresStore(Store):
                 f"cannot connect to the PostgreSQL store {self.info.location()} "
                 f"({self.info.origin}): {str(exc).strip()}") from None
         self.con.execute("SET TIME ZONE 'UTC'")
+        self._deltas = {}
 
     def close(self) -> None:
         self.con.close()
@@ -240,6 +241,7 @@ class PostgresStore(Store):
         if self.con.closed:
             return
         self.con.execute("ROLLBACK")  # a no-op with a warning when no transaction is open
+        self._deltas.clear()  # the temporary tables of the transaction are gone with it
 
     def lock(self) -> None:
         self.execute(f"SELECT pg_advisory_xact_lock({LOCK_KEY})")
@@ -264,6 +266,10 @@ class PostgresStore(Store):
                     rows += 1
         self.execute(f"ANALYZE {stage}")
         return rows
+
+    def changed_fields(self, names: list[str]) -> str:
+        cases = ", ".join(f"CASE WHEN s.{q(n)} IS DISTINCT FROM m.{q(n)} THEN '{n}' END" for n in names)
+        return f"array_remove(ARRAY[{cases}]::text[], NULL)"
 
     def dedupe_stage(self, table: str, key: str) -> None:
         stage = q(stage_name(table))

@@ -9,6 +9,14 @@ three bookkeeping tables of its own:
                        crashed after COMMIT but before it could mark the batch reports ``published`` is
                        reconciled on the next run instead of being applied twice.
 
+History: the record tables hold the *current* records (what consumers query); every record table T
+also has ``T_history`` (T's columns plus ``model.HISTORY_COLUMNS``) holding every published version,
+and a view ``T_withdrawn`` of the tombstones (records withdrawn from a complete listing and not back
+since). A batch is applied in three steps, all inside the publish transaction: ``diff`` finds the
+keys added, changed or gone (a temporary table ``_delta_T``), ``record_versions`` writes them to
+``changes`` and closes/opens versions in ``T_history``, ``apply`` brings T up to date. Rows whose
+content is unchanged only get their new provenance in T, and no new version.
+
 All SQL here is written with ``?`` placeholders and double-quoted identifiers (the model has columns
 such as ``column`` and ``format``); the PostgreSQL store translates placeholders for psycopg.
 Back-end specifics (connecting, bulk loading a Parquet file, exporting) live in the subclasses.
@@ -28,9 +36,10 @@ from .. import model
 log = logging.getLogger("inventory.publish")
 
 # Bump together with an entry in MIGRATIONS when the store layout changes.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 MIGRATIONS: dict[int, str] = {
     1: "canonical tables of model.ALL_TABLES; publish_log; published_batches",
+    2: "changes; <record table>_history (valid_from/valid_to, tombstones) and <record table>_withdrawn views",
 }
 
 # Provenance that changes on every harvest without the record itself changing.
@@ -46,6 +55,7 @@ EXPORT_ORDER: dict[str, tuple[str, ...]] = {
     **{table: (uid,) for table, uid in model.UID_COLUMN.items()},
     "quarantine": ("source_id", "record_type", "record_uid", "suite", "expectation", "column", "quarantined_at"),
     "harvest_runs": ("source_id", "started_at", "run_id"),
+    "changes": ("changed_at", "source_id", "record_type", "change", "record_uid"),
 }
 
 BOOKKEEPING_TABLES: dict[str, pa.Schema] = {
@@ -79,6 +89,20 @@ def stage_name(table: str) -> str:
     return f"_stage_{table}"
 
 
+def delta_name(table: str) -> str:
+    return f"_delta_{table}"
+
+
+def withdrawn_view(table: str) -> str:
+    return f"{table}_withdrawn"
+
+
+def content_columns(table: str) -> list[str]:
+    """The columns whose change makes a new version: all but the key and the volatile provenance."""
+    return [n for n in model.RECORD_TABLES[table].names
+            if n != model.UID_COLUMN[table] and n not in VOLATILE_COLUMNS]
+
+
 def is_string_list(dt: pa.DataType) -> bool:
     return (pa.types.is_list(dt) or pa.types.is_large_list(dt)) and (
         pa.types.is_string(dt.value_type) or pa.types.is_large_string(dt.value_type)
@@ -93,6 +117,9 @@ class Store:
     TEXT_LIST = "TEXT[]"
     DOUBLE = "DOUBLE PRECISION"
     secondary_indexes = True
+    # table -> (source_id, complete, temporary table of the keys that are not unchanged (None: the
+    # source had no rows, every staged row is added), counts by kind); set by ``diff``
+    _deltas: dict[str, tuple[str, bool, str | None, dict[str, int]]]
 
     # ------------------------------------------------------------------ back-end hooks
     def close(self) -> None:  # pragma: no cover - overridden
@@ -229,6 +256,8 @@ class Store:
                 if self.secondary_indexes and "source_id" in schema.names:
                     self.execute(f"CREATE INDEX IF NOT EXISTS {q(f'ix_{table}_source_id')} "
                                  f"ON {q(table)} ({q('source_id')})")
+            for table in model.RECORD_TABLES:
+                self._ensure_history(table)
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 self.execute('INSERT INTO "schema_version" ("version", "description", "applied_at") '
                              "VALUES (?, ?, CURRENT_TIMESTAMP)", [version, MIGRATIONS[version]])
@@ -236,6 +265,32 @@ class Store:
         except BaseException:
             self.rollback()
             raise
+
+    def _ensure_history(self, table: str) -> None:
+        """``T_history`` (created from T's current rows when it is new, so a store published before
+        history existed starts with one open version per record) and the ``T_withdrawn`` view."""
+        hist, schema = model.history_table(table), model.history_schema(table)
+        uid = model.UID_COLUMN[table]
+        new = not self.table_exists(hist)
+        self.execute(self.create_table_sql(hist, schema))
+        present = set(self.table_columns(hist))
+        for field in schema:
+            if field.name not in present:
+                self.execute(f"ALTER TABLE {q(hist)} ADD COLUMN {q(field.name)} {self.sql_type(field.type)}")
+        if self.secondary_indexes:
+            self.execute(f"CREATE INDEX IF NOT EXISTS {q(f'ix_{hist}_uid')} ON {q(hist)} ({q(uid)}, {q('valid_to')})")
+        if new:
+            names = cols(model.RECORD_TABLES[table].names)
+            self.execute(f'INSERT INTO {q(hist)} ({names}, "valid_from") '
+                         f'SELECT {names}, coalesce("harvested_at", CURRENT_TIMESTAMP) FROM {q(table)}')
+        view = q(withdrawn_view(table))
+        # Re-created every time: a view's column list is fixed when it is created.
+        self.execute(f"DROP VIEW IF EXISTS {view}")
+        self.execute(
+            f"CREATE VIEW {view} AS SELECT h.* FROM {q(hist)} h WHERE h.\"withdrawn_run_id\" IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {q(table)} t WHERE t.{q(uid)} = h.{q(uid)}) "
+            f"AND NOT EXISTS (SELECT 1 FROM {q(hist)} later WHERE later.{q(uid)} = h.{q(uid)} "
+            f"AND later.\"valid_from\" > h.\"valid_from\")")
 
     # ------------------------------------------------------------------ applying one batch
     def check_stage(self, table: str, source_id: str, where: str) -> int:
@@ -256,32 +311,126 @@ class Store:
         return int(distinct)
 
     def diff(self, table: str, source_id: str, complete: bool) -> dict[str, int]:
-        """added / changed / removed of the staged rows against the source's published rows."""
+        """added / changed / removed of the staged rows against the source's published rows.
+
+        Keeps the keys that are not unchanged in ``_delta_<table>`` (u, kind) for ``record_versions``
+        and ``apply``; when the source has no rows yet every staged row is added and no delta is made.
+        """
         stage, main, uid = q(stage_name(table)), q(table), q(model.UID_COLUMN[table])
-        content = [n for n in model.RECORD_TABLES[table].names
-                   if n != model.UID_COLUMN[table] and n not in VOLATILE_COLUMNS]
-        differs = " OR ".join(f"s.{q(c)} IS DISTINCT FROM m.{q(c)}" for c in content)
-        added = self.scalar(
-            f'SELECT count(*) FROM {stage} s WHERE NOT EXISTS (SELECT 1 FROM {main} m '
-            f'WHERE m.{uid} = s.{uid} AND m."source_id" = ?)', [source_id])
-        changed = self.scalar(
-            f'SELECT count(*) FROM {stage} s JOIN {main} m ON m.{uid} = s.{uid} '
-            f'WHERE m."source_id" = ? AND ({differs})', [source_id])
-        removed = 0
+        published = int(self.scalar(f'SELECT count(*) FROM {main} WHERE "source_id" = ?', [source_id]))
+        if published == 0:
+            counts = {"added": self._staged_count(table), "changed": 0, "removed": 0}
+            self._deltas[table] = (source_id, complete, None, counts)
+            return dict(counts)
+        delta = delta_name(table)
+        self.execute(f"DROP TABLE IF EXISTS {q(delta)}")
+        self.execute(f"CREATE TEMPORARY TABLE {q(delta)} (u {self.TEXT}, kind {self.TEXT})")
+        self._fill_delta(table, source_id, complete, delta)
+        found = dict(self.fetchall(f"SELECT kind, count(*) FROM {q(delta)} GROUP BY kind"))
+        counts = {k: int(found.get(k, 0)) for k in ("added", "changed", "removed")}
+        self._deltas[table] = (source_id, complete, delta, counts)
+        return dict(counts)
+
+    def _staged_count(self, table: str) -> int:
+        return int(self.scalar(f"SELECT count(*) FROM {q(stage_name(table))}"))
+
+    def _fill_delta(self, table: str, source_id: str, complete: bool, delta: str) -> None:
+        """Column by column comparison (``IS DISTINCT FROM``) of the staged and the published rows."""
+        stage, main, uid = q(stage_name(table)), q(table), q(model.UID_COLUMN[table])
+        differs = " OR ".join(f"s.{q(c)} IS DISTINCT FROM m.{q(c)}" for c in content_columns(table))
+        self.execute(
+            f"INSERT INTO {q(delta)} (u, kind) SELECT s.{uid}, CASE WHEN m.{uid} IS NULL THEN 'added' "
+            f"ELSE 'changed' END FROM {stage} s LEFT JOIN {main} m ON m.{uid} = s.{uid} AND m.\"source_id\" = ? "
+            f"WHERE m.{uid} IS NULL OR {differs}", [source_id])
         if complete:
-            removed = self.scalar(
-                f'SELECT count(*) FROM {main} m WHERE m."source_id" = ? AND NOT EXISTS '
-                f'(SELECT 1 FROM {stage} s WHERE s.{uid} = m.{uid})', [source_id])
-        return {"added": int(added), "changed": int(changed), "removed": int(removed)}
+            self.execute(
+                f"INSERT INTO {q(delta)} (u, kind) SELECT m.{uid}, 'removed' FROM {main} m "
+                f'WHERE m."source_id" = ? AND NOT EXISTS (SELECT 1 FROM {stage} s WHERE s.{uid} = m.{uid})',
+                [source_id])
+
+    def _delta(self, table: str, source_id: str, complete: bool) -> tuple[str | None, dict[str, int]]:
+        if self._deltas.get(table, (None, None))[:2] != (source_id, complete):
+            self.diff(table, source_id, complete)
+        _, _, delta, counts = self._deltas[table]
+        return delta, counts
+
+    def changed_fields(self, names: list[str]) -> str:
+        """SQL: the list of ``names`` whose staged value (``s``) differs from the published one (``m``)."""
+        raise NotImplementedError
+
+    def record_versions(self, table: str, source_id: str, complete: bool, *, run_id: str, publish_id: str,
+                        at: datetime) -> None:
+        """Write the diff's changes to ``changes`` and to ``<table>_history``: a changed or withdrawn
+        record's open version is closed at ``at`` (a withdrawal marks it with ``run_id``), an added or
+        changed record gets a new open version. Call after ``diff`` and before ``apply``."""
+        delta, counts = self._delta(table, source_id, complete)
+        if not any(counts.values()):
+            return
+        stage, main, uid = q(stage_name(table)), q(table), q(model.UID_COLUMN[table])
+        hist = q(model.history_table(table))
+        names = cols(model.RECORD_TABLES[table].names)
+        change_cols = cols(model.CHANGES.names)
+        version_cols = f'{names}, "valid_from", "publish_id"'
+        if delta is None:  # the source's first rows: all added
+            self.execute(
+                f"INSERT INTO \"changes\" ({change_cols}) SELECT ?, ?, ?, {uid}, \"source_record_id\", 'added', "
+                f"CAST(NULL AS {self.TEXT_LIST}), ?, ? FROM {stage}", [run_id, source_id, table, publish_id, at])
+            self.execute(f"INSERT INTO {hist} ({version_cols}) SELECT {names}, ?, ? FROM {stage}", [at, publish_id])
+            return
+        d = q(delta)
+        fields = self.changed_fields(content_columns(table))
+        self.execute(
+            f"INSERT INTO \"changes\" ({change_cols}) SELECT ?, ?, ?, d.u, "
+            f'coalesce(s."source_record_id", m."source_record_id"), '
+            f"CASE d.kind WHEN 'removed' THEN 'withdrawn' ELSE d.kind END, "
+            f"CASE WHEN d.kind = 'changed' THEN {fields} END, ?, ? "
+            f"FROM {d} d LEFT JOIN {stage} s ON s.{uid} = d.u "
+            f'LEFT JOIN {main} m ON m.{uid} = d.u AND m."source_id" = ?',
+            [run_id, source_id, table, publish_id, at, source_id])
+        if counts["changed"] or counts["removed"]:
+            self.execute(
+                f'UPDATE {hist} SET "valid_to" = ?, "withdrawn_run_id" = CASE WHEN {uid} IN '
+                f"(SELECT u FROM {d} WHERE kind = 'removed') THEN ? END "
+                f'WHERE "valid_to" IS NULL AND {uid} IN (SELECT u FROM {d} WHERE kind IN (\'changed\', \'removed\'))',
+                [at, run_id])
+        if counts["added"] or counts["changed"]:
+            self.execute(f"INSERT INTO {hist} ({version_cols}) SELECT {names}, ?, ? FROM {stage} "
+                         f"WHERE {uid} IN (SELECT u FROM {d} WHERE kind <> 'removed')", [at, publish_id])
 
     def apply(self, table: str, source_id: str, complete: bool) -> None:
-        """complete: the source's rows become the staged ones; partial: upsert the staged rows."""
+        """complete: the source's rows become the staged ones; partial: upsert the staged rows.
+
+        Touches only what changed: rows added, changed or gone are inserted or deleted; unchanged rows
+        only get their new provenance (``harvested_at``, ``run_id``, ``raw_sha256``)."""
+        delta, counts = self._delta(table, source_id, complete)
+        self._deltas.pop(table)
         stage, main, uid = q(stage_name(table)), q(table), q(model.UID_COLUMN[table])
-        if complete:
-            self.execute(f'DELETE FROM {main} WHERE "source_id" = ?', [source_id])
-        self.execute(f"DELETE FROM {main} WHERE {uid} IN (SELECT {uid} FROM {stage})")
         names = cols(model.RECORD_TABLES[table].names)
-        self.execute(f"INSERT INTO {main} ({names}) SELECT {names} FROM {stage}")
+        if delta is None:  # the source's first rows: one bulk insert
+            if self.scalar(f"SELECT count(*) FROM {main}"):  # a key another source holds goes
+                self.execute(f"DELETE FROM {main} WHERE {uid} IN (SELECT {uid} FROM {stage})")
+            self.execute(f"INSERT INTO {main} ({names}) SELECT {names} FROM {stage}")
+            return
+        volatile = [n for n in model.RECORD_TABLES[table].names if n in VOLATILE_COLUMNS]
+        if volatile:
+            self.execute(
+                f"UPDATE {main} AS m SET {', '.join(f'{q(c)} = s.{q(c)}' for c in volatile)} "
+                f"FROM (SELECT {cols([model.UID_COLUMN[table], *volatile])} FROM {stage}) AS s "
+                f'WHERE m.{uid} = s.{uid} AND m."source_id" = ? '
+                f"AND m.{uid} NOT IN (SELECT u FROM {q(delta)})", [source_id])
+        # Changed and removed rows go, and a key of an added row that another source holds.
+        if any(counts.values()):
+            self.execute(f"DELETE FROM {main} WHERE {uid} IN (SELECT u FROM {q(delta)})")
+        if counts["added"] or counts["changed"]:
+            self.execute(f"INSERT INTO {main} ({names}) SELECT {names} FROM {stage} "
+                         f"WHERE {uid} IN (SELECT u FROM {q(delta)} WHERE kind <> 'removed')")
+        self.execute(f"DROP TABLE {q(delta)}")
+
+    def discard_delta(self, table: str) -> None:
+        """Forget a diff that will not be applied (a held batch)."""
+        entry = self._deltas.pop(table, None)
+        if entry and entry[2]:
+            self.execute(f"DROP TABLE IF EXISTS {q(entry[2])}")
 
     def replace_quarantine(self, source_id: str, path: Path | None) -> None:
         self.execute('DELETE FROM "quarantine" WHERE "source_id" = ?', [source_id])

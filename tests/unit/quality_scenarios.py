@@ -186,6 +186,7 @@ def scenario_aggregates_per_source_publisher_and_run(env: sc.StoreEnv) -> None:
 
 
 def scenario_rescoring_follows_the_published_inventory(env: sc.StoreEnv) -> None:
+    sc.allow_withdrawals(env, "100%")  # two of three datasets go: more than the 10 % held by default
     publish_fixtures(other_source=False)
     with open_store(env.kind) as st:
         mqa.score(st, publish_id="p1")

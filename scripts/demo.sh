@@ -28,7 +28,7 @@ echo
 echo "Metadata quality (EU MQA score of 405 points, average per source):"
 inventory quality
 echo
-echo "Inventory:  $INVENTORY_DATA_DIR/inventory.duckdb (tables datasets, distributions, data_services, algorithms, quarantine, harvest_runs)"
+echo "Inventory:  $INVENTORY_DATA_DIR/inventory.duckdb (tables datasets, distributions, data_services, algorithms, quarantine, harvest_runs, changes; <table>_history for every version)"
 echo "Exports:    $INVENTORY_DATA_DIR/exports/latest/ (Parquet and CSV per table)"
 echo "Data Docs:  $INVENTORY_DATA_DIR/reports/data_docs/index.html"
 echo "Raw pages:  $INVENTORY_DATA_DIR/landing/"

@@ -31,6 +31,10 @@ Routes (each agency under its own prefix):
 ``GET /algoritmeregister/api/downloads/site-data/json``
     ``{"algoritme_versions": [...], "organisation_details": [...]}`` like the real export.
 
+``/dcat/…``, ``/csw/…``: DCAT-AP catalogues and CSW geo registers (:mod:`.routes_geo_dcat`);
+``/atrs/…``, ``/omb/…``: the UK and US AI registers (:mod:`.routes_ai_registers`);
+``/api-register/…``: the national API register, behind an API key or OAuth2 (:mod:`.routes_api_register`).
+
 Fault modes, by a ``/faults/<mode>`` prefix in front of any route (several may be stacked):
 ``500-once`` (the first request per path+query answers 500), ``always-500``, ``429`` (the first
 request per path+query answers 429 with ``Retry-After: 1``), ``html`` (200 with an HTML error page),
@@ -549,6 +553,9 @@ class SampleAgencies:
         base = self.url or f"http://{self.host}:{self.port}"
         out = {name: f"{base}/ckan/{name}/api/3/action/" for name in self.ckan}
         out["algoritmeregister"] = f"{base}/algoritmeregister"
+        from . import routes_api_register
+
+        out.update(routes_api_register.urls(base))
         return out
 
     # -- request handling (called from handler threads)
@@ -871,4 +878,8 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    # Run the module's importable copy: the route modules import ApiError and friends from
+    # inventory.demo.sample_agencies, and the handler must catch those classes, not __main__'s twins.
+    from inventory.demo.sample_agencies import main as _main
+
+    raise SystemExit(_main())

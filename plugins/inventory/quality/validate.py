@@ -414,6 +414,7 @@ class _GxRuntime:
         # results must not pile up in a store. (Batch.validate would fingerprint the frame twice.)
         from great_expectations.validator.v1_validator import Validator
 
+        _narrow_domain_records(self.datasource.get_execution_engine())
         validator = Validator(
             batch_definition=self.batch_definition(table),
             batch_parameters={"dataframe": frame},
@@ -459,6 +460,36 @@ class _GxRuntime:
         self.context.build_data_docs(
             site_names=[DOCS_SITE], resource_identifiers=[ExpectationSuiteIdentifier(name="(index only)")]
         )
+
+
+def _narrow_domain_records(engine) -> None:
+    """Hand a column's expectation only the columns it names (not the whole chunk), on this engine.
+
+    GX's pandas engine gives every column-map metric the chunk's whole frame as its "domain
+    records", and then filters that frame row-wise (rows where the column is not null, then the
+    failing rows) just to learn the failing rows' index: a copy of every column of the chunk, for
+    every expectation. The frame narrowed to the expectation's own column(s) has the same rows and
+    index, so every count, value and row index GX reports stays the same; only the copying goes.
+    Done after GX's own work on the domain (row_condition, ignore_row_if), so that is unchanged.
+    """
+    if getattr(engine, "_inventory_narrowed", False):
+        return
+    whole = engine.get_domain_records
+
+    def get_domain_records(domain_kwargs: dict):
+        data = whole(domain_kwargs)
+        if "column" in domain_kwargs:
+            named = [domain_kwargs["column"]]
+        elif "column_A" in domain_kwargs and "column_B" in domain_kwargs:
+            named = [domain_kwargs["column_A"], domain_kwargs["column_B"]]
+        else:
+            named = list(domain_kwargs.get("column_list") or ())
+        if named and len(named) < len(data.columns) and all(c in data.columns for c in named):
+            return data[list(dict.fromkeys(named))]
+        return data
+
+    engine.get_domain_records = get_domain_records
+    engine._inventory_narrowed = True
 
 
 def _skip_frame_fingerprint() -> None:

@@ -13,7 +13,7 @@ import json
 import logging
 import time
 from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Callable
 
 from . import credentials, organizations, page_worker
@@ -51,6 +51,10 @@ class _Listing:
     high_water_mark: str | None = None
     stop_reason: str | None = None  # why the listing ended early (loop, repeated page)
     drift: str | None = None  # the reported total changed while paging
+    retried: int = 0  # requests that needed more than one attempt
+    retry_after: list[dict[str, Any]] = field(default_factory=list)  # the server's Retry-After waits
+    charsets: dict[str, int] = field(default_factory=dict)  # "utf-8 (declared)" -> pages
+    charset_guesses: list[str] = field(default_factory=list)  # pages whose charset nothing declared reliably
 
 
 def _previous_high_water_mark(source_id: str, current: Batch) -> str | None:
@@ -80,7 +84,7 @@ def _quarantine_row(kind_table: str, source: SourceConfig, refusal: Refusal, run
     }
 
 
-def _fetch(client: HttpClient, landing: LandingZone, seq: int, request: PageRequest) -> LandedPage:
+def _fetch(client: HttpClient, landing: LandingZone, seq: int, request: PageRequest, listing: _Listing) -> LandedPage:
     response = client.request(
         request.method,
         request.url,
@@ -89,6 +93,9 @@ def _fetch(client: HttpClient, landing: LandingZone, seq: int, request: PageRequ
         data=request.body.encode("utf-8") if request.body is not None else None,
         headers=request.headers,
     )
+    if response.attempts > 1:
+        listing.retried += 1
+    listing.retry_after.extend(response.retry_after)
     return landing.land(seq, request, url=response.url, status=response.status, headers=response.headers, body=response.body)
 
 
@@ -173,7 +180,7 @@ def harvest_source(
         """The page from the landing zone when an earlier attempt landed it, else from the source."""
         page = landing.replay(seq, request)
         if page is None:
-            return _fetch(client, landing, seq, request)
+            return _fetch(client, landing, seq, request, listing)
         listing.replayed += 1
         return page
 
@@ -206,6 +213,7 @@ def harvest_source(
             page, parsing = pending.result()
             pending = None
             listing.pages += 1
+            _count_charset(listing, page)
             if page.status >= 400 and page.status not in (409, 422) and page.status not in page.request.tolerate:
                 if parsing is not None:
                     parsing.cancel()
@@ -313,6 +321,10 @@ def harvest_source(
         "duplicates": listing.duplicates,
         "refused": listing.refused,
         "pages_replayed": listing.replayed,
+        "requests_retried": listing.retried,
+        "charsets": listing.charsets,
+        "charset_guesses": listing.charset_guesses,
+        "retry_after": listing.retry_after,
         "incremental": since is not None,
         "since": since,
         "high_water_mark": listing.high_water_mark,
@@ -325,6 +337,16 @@ def harvest_source(
     return report
 
 
+def _count_charset(listing: _Listing, page: LandedPage) -> None:
+    charset = page.charset
+    if charset is None:
+        return
+    key = f"{charset.codec} ({charset.how.replace('-', ' ')})"
+    listing.charsets[key] = listing.charsets.get(key, 0) + 1
+    if charset.guessed:
+        listing.charset_guesses.append(f"page {page.seq} ({page.url}) read as {charset.describe()}")
+
+
 def _verdict(source: SourceConfig, listing: _Listing, error: str | None, *, incremental: bool) -> tuple[str, str]:
     """complete / partial / failed, and the sentence an operator reads in harvest_runs and the UI."""
     got = f"{listing.received:,} records in {listing.pages} page(s)"
@@ -335,6 +357,14 @@ def _verdict(source: SourceConfig, listing: _Listing, error: str | None, *, incr
         extras.append(f"{listing.refused} record(s) refused while parsing")
     if listing.replayed:
         extras.append(f"{listing.replayed} page(s) replayed from the landing zone")
+    if listing.charset_guesses:
+        more = f" and {len(listing.charset_guesses) - 1} more" if len(listing.charset_guesses) > 1 else ""
+        extras.append(f"charset not reliably declared: {listing.charset_guesses[0]}{more}")
+    if listing.retried:
+        extras.append(f"{listing.retried} request(s) retried")
+    if listing.retry_after:
+        waited = sum(w["waited_s"] for w in listing.retry_after)
+        extras.append(f"the server asked to wait {len(listing.retry_after)} time(s) (Retry-After); waited {waited:g} s in all")
     tail = f" ({'; '.join(extras)})" if extras else ""
     if error:
         if listing.received == 0:

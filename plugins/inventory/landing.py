@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from . import settings
+from .charset import Charset, detect
 from .staging import safe_name, utcnow, write_json_atomic
 
 
@@ -62,13 +63,25 @@ class LandedPage:
     sha256: str
     received_at: str
     replayed: bool = False
+    # The body's character set and how it was decided (declared, sniffed, fallback): see charset.py.
+    charset: Charset | None = None
 
     def header(self, name: str, default: str | None = None) -> str | None:
-        lowered = name.lower()
-        for key, value in self.headers.items():
-            if key.lower() == lowered:
-                return value
-        return default
+        return _header(self.headers, name, default)
+
+    def text(self) -> str:
+        """The body decoded in its recorded character set."""
+        from .charset import decode
+
+        return decode(self.body, self.charset or detect(self.body, self.header("Content-Type")))
+
+
+def _header(headers: dict[str, str], name: str, default: str | None = None) -> str | None:
+    lowered = name.lower()
+    for key, value in headers.items():
+        if key.lower() == lowered:
+            return value
+    return default
 
 
 class LandingZone:
@@ -87,6 +100,7 @@ class LandingZone:
         self.path.mkdir(parents=True, exist_ok=True)
         digest = hashlib.sha256(body).hexdigest()
         received_at = utcnow().isoformat()
+        charset = detect(body, _header(headers, "Content-Type"))
         tmp = body_file.with_name(body_file.name + ".tmp")
         tmp.write_bytes(body)
         os.replace(tmp, body_file)
@@ -105,9 +119,10 @@ class LandingZone:
                 "received_at": received_at,
                 "bytes": len(body),
                 "sha256": digest,
+                "charset": charset.as_dict(),
             },
         )
-        return LandedPage(self.source_id, seq, request, url, status, headers, body, digest, received_at)
+        return LandedPage(self.source_id, seq, request, url, status, headers, body, digest, received_at, charset=charset)
 
     def replay(self, seq: int, request: PageRequest) -> LandedPage | None:
         """The page landed earlier for this exact request at this position, if any and intact."""
@@ -120,8 +135,10 @@ class LandingZone:
         body = body_file.read_bytes()
         if hashlib.sha256(body).hexdigest() != meta["sha256"]:
             return None  # damaged: fetch again rather than trust it
+        charset = Charset.from_dict(meta.get("charset")) or detect(body, _header(meta["headers"], "Content-Type"))
         return LandedPage(
-            self.source_id, seq, request, meta["url"], meta["status"], meta["headers"], body, meta["sha256"], meta["received_at"], replayed=True
+            self.source_id, seq, request, meta["url"], meta["status"], meta["headers"], body, meta["sha256"], meta["received_at"],
+            replayed=True, charset=charset,
         )
 
     def pages(self) -> Iterator[dict[str, Any]]:

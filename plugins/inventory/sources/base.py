@@ -113,18 +113,20 @@ def decode_json(page: LandedPage) -> Any:
         raise PageError(f"{page.url} answered HTTP {page.status} with an HTML page where JSON was expected")
     if not page.body.strip():
         raise PageError(f"{page.url} answered HTTP {page.status} with an empty body where JSON was expected")
+    charset = page.charset
     try:
-        return json.loads(page.body)
-    except UnicodeDecodeError:
-        try:
-            return json.loads(page.body.decode("cp1252"))
-        except ValueError as exc:
-            raise PageError(f"{page.url}: body is not valid JSON ({exc})") from None
+        if charset is None or charset.codec in ("utf-8", "utf-8-sig", "ascii"):
+            return json.loads(page.body)  # bytes: the json module reads UTF-8 (with or without BOM) itself
+        return json.loads(page.text())
     except json.JSONDecodeError as exc:
+        codec = charset.codec if charset is not None else "utf-8"
+        offset = len(exc.doc[: exc.pos].encode(codec, errors="replace"))
         raise PageError(
             f"{page.url}: body is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno} "
-            f"(byte {exc.pos} of {len(page.body)})"
+            f"(byte {offset:,} of {len(page.body):,}); the page is not used"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise PageError(f"{page.url}: body is not valid {exc.encoding} ({exc.reason} at byte {exc.start})") from None
 
 
 def text(value: Any) -> str | None:

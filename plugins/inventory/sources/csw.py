@@ -167,7 +167,7 @@ _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=Fals
 
 def parse_xml(page: LandedPage) -> etree._Element:
     """The page as an XML tree, refusing DTDs and entities before any parsing."""
-    text = decode_text(page.body, page.header("Content-Type"))
+    text = decode_text(page.body, page.header("Content-Type"), page.charset)
     head = text[:512].lstrip().lower()
     if head.startswith(("<!doctype html", "<html")) or "<html" in head[:200]:
         raise PageError(f"{page.url} answered HTTP {page.status} with an HTML page where a CSW response was expected")

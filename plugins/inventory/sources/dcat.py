@@ -53,7 +53,6 @@ Mapping (DCAT-AP 2.x, DCAT-AP 3, DCAT-AP-NL 3.0, DCAT-AP-DONL 1.1 and the DCAT-A
 
 from __future__ import annotations
 
-import codecs
 import contextlib
 import gc
 import hashlib
@@ -68,6 +67,7 @@ import pyoxigraph
 from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat
 
 from .. import vocab
+from ..charset import Charset, decode, detect
 from ..config import SourceConfig
 from ..landing import LandedPage, PageRequest
 from .base import Columns, PageError, ParseContext, ParsedPage, Refusal
@@ -78,7 +78,8 @@ RECORD_TABLE = "datasets"
 
 MAX_SYNTAX_ERRORS = 200
 # A parser error at the end of the input: the page is truncated, which fails the page (not a dataset).
-_TRUNCATED = re.compile(r"end of (file|input)|unexpected eof", re.IGNORECASE)
+# ("Unexpected end" is oxttl's word for input that stops inside a token.)
+_TRUNCATED = re.compile(r"end of (file|input)|unexpected eof|unexpected end\b", re.IGNORECASE)
 
 # ----------------------------------------------------------------------------------------- formats
 
@@ -148,45 +149,14 @@ def first_request(source: SourceConfig, *, since: str | None = None) -> PageRequ
 # ---------------------------------------------------------------------------------------- decoding
 
 _XML_DECL = re.compile(r"""^(\s*<\?xml[^>]*?encoding\s*=\s*)(["'])([A-Za-z0-9._:-]+)\2""")
-_XML_DECL_BYTES = re.compile(rb"""^\s*<\?xml[^>]*?encoding\s*=\s*["']([A-Za-z0-9._:-]+)["']""")
 _DTD = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
-_CHARSET = re.compile(r"charset\s*=\s*[\"']?([A-Za-z0-9._:-]+)", re.IGNORECASE)
 
 
-def _codec(name: str | None) -> str | None:
-    if not name:
-        return None
-    try:
-        return codecs.lookup(name).name
-    except LookupError:
-        return None
-
-
-def decode_text(body: bytes, content_type: str | None) -> str:
-    """The body as text: UTF-8 when it is valid UTF-8 (whatever was declared), else the declared
-    charset (HTTP header, then XML declaration), else Windows-1252. An XML declaration in the result
-    says UTF-8, so that an XML parser reads the text as what it now is."""
-    if body.startswith(codecs.BOM_UTF8):
-        body = body[3:]
-    elif body.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
-        return _utf8_declaration(body.decode("utf-16"))
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        declared = _CHARSET.search(content_type or "")
-        xml_declared = _XML_DECL_BYTES.match(body[:200])
-        text = None
-        for candidate in (declared and declared.group(1), xml_declared and xml_declared.group(1).decode("ascii"), "cp1252"):
-            codec = _codec(candidate)
-            if codec and codec != "utf-8":
-                try:
-                    text = body.decode(codec)
-                    break
-                except UnicodeDecodeError:
-                    continue
-        if text is None:
-            text = body.decode("latin-1")  # every byte is a character: never fails
-    return _utf8_declaration(text)
+def decode_text(body: bytes, content_type: str | None, charset: Charset | None = None) -> str:
+    """The body as text in its character set (``charset``: the one recorded when the page landed,
+    else detected the same way; see charset.py). An XML declaration in the result says UTF-8, so
+    that an XML parser reads the text as what it now is."""
+    return _utf8_declaration(decode(body, charset or detect(body, content_type)))
 
 
 def _utf8_declaration(text: str) -> str:
@@ -527,9 +497,9 @@ def _map_without_gc(source: SourceConfig, graph: Graph, page: LandedPage, ctx: P
 
 def read_page(source: SourceConfig, page: LandedPage) -> Graph:
     """Decode, check and parse one landed page."""
-    text = decode_text(page.body, page.header("Content-Type"))
+    text = decode_text(page.body, page.header("Content-Type"), page.charset)
     fmt = detect_format(source, page, text)
-    if fmt.family == "xml":
+    if fmt.family == "xml" or text.lstrip().startswith("<"):
         refuse_dtd(text, page.url)
     elif fmt.name == "jsonld":
         text = localise_contexts(text, page.url)

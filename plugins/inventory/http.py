@@ -26,6 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from time import monotonic  # a module-level name: tests move the breaker's clock instead of sleeping
+from time import monotonic as _gate_clock  # the rate limit's own, real clock
 from typing import Any, Mapping
 from urllib.parse import urlsplit
 
@@ -98,27 +99,44 @@ class HostState:
         self.key = key
         self._cond = threading.Condition()
         self.in_flight = 0
+        self._holders: dict[int, int] = {}  # thread -> slots it holds (re-entrant, see enter)
         self._next_start = 0.0
         self.failures = 0  # consecutive failed attempts
         self._last_failure = ""
         self._opened_at: float | None = None
 
     def enter(self, settings: HttpSettings) -> None:
-        """Wait for a free connection slot and for the request's turn under the rate limit."""
+        """Wait for a free connection slot and for the request's turn under the rate limit.
+
+        Re-entrant per thread: a request made while the thread's own request to this host is in
+        flight (an OAuth2 token fetched from requests' auth hook) uses the slot it already holds,
+        so it can never wait for itself."""
         limit = max(1, int(settings.max_connections_per_host))
         interval = 1.0 / settings.requests_per_second if settings.requests_per_second else 0.0
+        me = threading.get_ident()
         with self._cond:
+            if me in self._holders:
+                self._holders[me] += 1
+                return
             while self.in_flight >= limit:
                 self._cond.wait()
             self.in_flight += 1
-            now = time.monotonic()
-            start = max(now, self._next_start)
+            self._holders[me] = 1
+            now = _gate_clock()
+            # At most `limit` requests wait for their turn, so no turn is further ahead than that
+            # (this also forgets a turn booked under a clock a test had moved).
+            start = max(now, min(self._next_start, now + interval * limit))
             self._next_start = start + interval
         if start > now:
             time.sleep(start - now)
 
     def leave(self) -> None:
+        me = threading.get_ident()
         with self._cond:
+            self._holders[me] -= 1
+            if self._holders[me]:
+                return
+            del self._holders[me]
             self.in_flight -= 1
             self._cond.notify()
 
@@ -368,7 +386,10 @@ class HttpClient:
                 raise CircuitOpen(f"{method} {url}: {root}") from None
             retried = bool(exc.args) and isinstance(exc.args[0], MaxRetryError) and self.settings.retries > 0
             tried = f" (tried {self.settings.retries + 1} times)" if retried else ""
-            raise HarvestHTTPError(f"{method} {url}: {describe_error(exc, self.settings)}{tried}") from None
+            what = describe_error(exc, self.settings)
+            if isinstance(exc, requests.exceptions.ConnectionError) and not isinstance(_root(exc), (ReadTimeoutError, ConnectTimeoutError)):
+                what = f"connection failed: {what}"
+            raise HarvestHTTPError(f"{method} {url}: {what}{tried}") from None
         finally:
             host.leave()
         if response.status_code < 500:

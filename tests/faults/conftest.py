@@ -284,3 +284,27 @@ def dcat_listing(base: str, total: int = 5, per_page: int = 2) -> Callable[[Requ
         return Reply(200, dcat_page(base, pages[page - 1], page=page, next_page=nxt, total=total), "text/turtle; charset=utf-8")
 
     return answer
+
+
+# --------------------------------------------------------------------------------- good runs
+PACKAGES = [package(i) for i in range(5)]  # the portal's good listing: three pages of two
+
+
+@pytest.fixture
+def good(inventory, hostile) -> dict[str, Any]:
+    """A complete, published run of the CKAN source ``hostile-portal``; the inventory it left."""
+    hostile.route(CKAN_PATH, ckan_listing(PACKAGES))
+    inventory.add_ckan()
+    snapshot = inventory.published_good_run(same_as="ckan-5")
+    hostile.reset_counters()
+    return snapshot
+
+
+@pytest.fixture
+def good_catalogue(inventory, hostile) -> dict[str, Any]:
+    """A complete, published run of the DCAT source ``hostile-catalogue`` (Turtle, Hydra paging)."""
+    hostile.route(DCAT_PATH, dcat_listing(hostile.url))
+    inventory.add_dcat()
+    snapshot = inventory.published_good_run("hostile-catalogue", same_as="dcat-5")
+    hostile.reset_counters()
+    return snapshot

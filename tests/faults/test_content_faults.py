@@ -13,31 +13,12 @@ import re
 
 import pytest
 
-from tests.faults.conftest import CKAN_PATH, DCAT_PATH, FAULTY_RUN, ckan_envelope, ckan_listing, dcat_listing, dcat_page, package
+from tests.faults.conftest import CKAN_PATH, DCAT_PATH, FAULTY_RUN, PACKAGES, ckan_envelope, ckan_listing, dcat_page, package
 from tests.faults.hostile_server import Reply
 
-PACKAGES = [package(i) for i in range(5)]
 MAINTENANCE_PAGE = b"""<!DOCTYPE html>
 <html lang="nl"><head><title>Onderhoud</title></head>
 <body><h1>data.overheid.nl is tijdelijk niet beschikbaar</h1><p>Wij zijn bezig met onderhoud.</p></body></html>"""
-
-
-@pytest.fixture
-def good(inventory, hostile):
-    hostile.route(CKAN_PATH, ckan_listing(PACKAGES))
-    inventory.add_ckan()
-    snapshot = inventory.published_good_run(same_as="ckan-5")
-    hostile.reset_counters()
-    return snapshot
-
-
-@pytest.fixture
-def good_catalogue(inventory, hostile):
-    hostile.route(DCAT_PATH, dcat_listing(hostile.url))
-    inventory.add_dcat()
-    snapshot = inventory.published_good_run("hostile-catalogue", same_as="dcat-5")
-    hostile.reset_counters()
-    return snapshot
 
 
 @pytest.mark.parametrize("content_type", ["text/html; charset=utf-8", "application/json"])

@@ -9,19 +9,8 @@ from __future__ import annotations
 import duckdb
 import pytest
 
-from tests.faults.conftest import CKAN_PATH, DCAT_PATH, FAULTY_RUN, GOOD_RUN, ckan_envelope, ckan_listing, dcat_listing, dcat_page, package
+from tests.faults.conftest import CKAN_PATH, DCAT_PATH, FAULTY_RUN, GOOD_RUN, PACKAGES, ckan_envelope, ckan_listing, dcat_page, package
 from tests.faults.hostile_server import Reply
-
-PACKAGES = [package(i) for i in range(5)]
-
-
-@pytest.fixture
-def good(inventory, hostile):
-    hostile.route(CKAN_PATH, ckan_listing(PACKAGES))
-    inventory.add_ckan()
-    snapshot = inventory.published_good_run(same_as="ckan-5")
-    hostile.reset_counters()
-    return snapshot
 
 
 def test_pagination_drift_is_partial_and_deletes_nothing(inventory, hostile, good):
@@ -58,11 +47,7 @@ def test_records_inserted_while_paging_are_caught_by_the_seen_set(inventory, hos
     inventory.assert_kept(good)  # the newcomer is added; nothing published before is removed or altered
 
 
-def test_next_link_loop_ends_the_listing_as_partial(inventory, hostile):
-    hostile.route(DCAT_PATH, dcat_listing(hostile.url))
-    inventory.add_dcat()
-    good = inventory.published_good_run("hostile-catalogue", same_as="dcat-5")
-    hostile.reset_counters()
+def test_next_link_loop_ends_the_listing_as_partial(inventory, hostile, good_catalogue):
     # Page 3 links back to page 2 (a Hydra view that loops), instead of ending.
     pages = {1: [0, 1], 2: [2, 3], 3: [4]}
 
@@ -75,7 +60,7 @@ def test_next_link_loop_ends_the_listing_as_partial(inventory, hostile):
     assert row["status"] == "partial"
     assert "asked for the same page twice" in row["message"] and "stopped to avoid a loop" in row["message"]
     assert hostile.hits_on(DCAT_PATH) == 3, "the link back to page 2 was not followed"
-    inventory.assert_unchanged(good, provenance_may_change=True)
+    inventory.assert_unchanged(good_catalogue, provenance_may_change=True)
 
 
 def test_server_repeating_a_page_ends_the_listing_as_partial(inventory, hostile, good):

@@ -11,10 +11,9 @@ import json
 
 import pytest
 
-from tests.faults.conftest import CKAN_PATH, DCAT_PATH, FAULTY_RUN, ckan_listing, dcat_listing, package
+from tests.faults.conftest import CKAN_PATH, DCAT_PATH, FAULTY_RUN
 from tests.faults.hostile_server import Redirect, Reply
 
-PACKAGES = [package(i) for i in range(5)]
 CANARY = "/canary"  # an entity or context target: it must never be requested
 
 def _laughs() -> str:
@@ -54,15 +53,6 @@ def csw_response(dtd: str, payload: str) -> bytes:
 </csw:GetRecordsResponse>""".encode()
 
 
-@pytest.fixture
-def good(inventory, hostile):
-    hostile.route(CKAN_PATH, ckan_listing(PACKAGES))
-    inventory.add_ckan()
-    snapshot = inventory.published_good_run(same_as="ckan-5")
-    hostile.reset_counters()
-    return snapshot
-
-
 def _xml_source(inventory, hostile, kind: str, body: bytes) -> str:
     if kind == "dcat":
         hostile.route(DCAT_PATH, Reply(200, body, "application/rdf+xml"))
@@ -98,11 +88,7 @@ def test_xxe_is_refused_and_the_entity_never_fetched(inventory, hostile, good, k
     inventory.assert_unchanged(good)
 
 
-def test_jsonld_remote_context_is_never_fetched(inventory, hostile):
-    hostile.route(DCAT_PATH, dcat_listing(hostile.url))
-    inventory.add_dcat()
-    good = inventory.published_good_run("hostile-catalogue", same_as="dcat-5")
-    hostile.reset_counters()
+def test_jsonld_remote_context_is_never_fetched(inventory, hostile, good_catalogue):
     document = {
         "@context": f"{hostile.url}{CANARY}/context.jsonld",
         "@graph": [{"@id": "https://data.zuid-holland.nl/dataset/1", "@type": "Dataset", "title": "Fietsroutes"}],
@@ -113,7 +99,7 @@ def test_jsonld_remote_context_is_never_fetched(inventory, hostile):
     assert row["status"] == "failed"
     assert "remote contexts are never fetched" in row["message"]
     assert hostile.hits_on(f"{CANARY}/context.jsonld") == 0
-    inventory.assert_unchanged(good)
+    inventory.assert_unchanged(good_catalogue)
 
 
 def test_redirect_to_loopback_is_refused_for_a_public_source(inventory, hostile, good, monkeypatch):

@@ -8,25 +8,13 @@ what ``harvest_runs`` recorded and that the published inventory is still the goo
 from __future__ import annotations
 
 import threading
-from email.utils import formatdate
 import time
+from email.utils import formatdate
 
 import pytest
 
-from tests.faults.conftest import CKAN_PATH, FAULTY_RUN, ckan_listing, package
+from tests.faults.conftest import CKAN_PATH, FAULTY_RUN, PACKAGES, ckan_listing, package
 from tests.faults.hostile_server import Hang, Reply, Reset, Stream
-
-PACKAGES = [package(i) for i in range(5)]  # three pages of two
-
-
-@pytest.fixture
-def good(inventory, hostile):
-    """A complete, published run of ``hostile-portal``; returns the inventory it left."""
-    hostile.route(CKAN_PATH, ckan_listing(PACKAGES))
-    inventory.add_ckan()
-    snapshot = inventory.published_good_run(same_as="ckan-5")
-    hostile.reset_counters()
-    return snapshot
 
 
 def test_500_then_success_is_retried_and_the_run_is_complete(inventory, hostile, good):

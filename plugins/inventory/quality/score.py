@@ -139,7 +139,7 @@ LINK_CHECKS = pa.schema([("url", pa.string()), ("status", pa.int64()), ("checked
                          ("error", pa.string()), ("final_url", pa.string())])
 # Written by inventory.quality.shacl: whether each dataset's DCAT-AP-NL description conforms.
 SHACL_RESULTS = pa.schema([("dataset_uid", pa.string()), ("conforms", pa.bool_()), ("violations", pa.int64()),
-                           ("messages", pa.string()), ("checked_at", model.TS)])
+                           ("messages", pa.string()), ("checked_at", model.TS), ("content_hash", pa.string())])
 
 QUALITY_TABLES: dict[str, tuple[pa.Schema, tuple[str, ...]]] = {
     "quality_scores": (QUALITY_SCORES, ("dataset_uid",)),

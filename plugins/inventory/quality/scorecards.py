@@ -54,11 +54,13 @@ def slug(name: str) -> str:
 
 
 # ----------------------------------------------------------------------------------------- charts
-def _svg(fig) -> str:
+def _svg(fig, left: float = 0.1) -> str:
     import matplotlib.pyplot as plt
 
+    # Fixed margins: measuring the text for a tight box costs more than drawing the chart.
+    fig.subplots_adjust(left=left, right=0.97, top=0.95, bottom=0.22)
     buffer = io.StringIO()
-    fig.savefig(buffer, format="svg", bbox_inches="tight")
+    fig.savefig(buffer, format="svg")
     plt.close(fig)
     text = buffer.getvalue()
     return text[text.index("<svg"):]  # inline: without the XML declaration and DOCTYPE
@@ -103,7 +105,7 @@ def dimensions_chart(averages: dict[str, float | None]) -> str:
                 f"{averages.get(d) or 0:.0f} of {most}", va="center")
     ax.set_xlim(0, 115)
     ax.set_xlabel("% of the dimension's points")
-    return _svg(fig)
+    return _svg(fig, left=0.2)
 
 
 def trend_chart(series: dict[str, list[tuple[datetime, float]]]) -> str:
@@ -124,7 +126,7 @@ def trend_chart(series: dict[str, list[tuple[datetime, float]]]) -> str:
     if 1 < len(series) <= 12:
         ax.legend(fontsize=7, loc="lower left")
     fig.autofmt_xdate()
-    return _svg(fig)
+    return _svg(fig, left=0.12)
 
 
 # ----------------------------------------------------------------------------------------- queries
@@ -191,24 +193,28 @@ def _rank_fields(gains, missing) -> list[dict[str, Any]]:
     return sorted(fields, key=lambda f: (-f["gain"], f["metric"]))[:10]
 
 
-def _fix_first(st: Store, publisher: str | None, limit: int) -> list[dict[str, Any]]:
-    """The datasets with the most points to gain, each with its missing fields, biggest gain first."""
-    where, params = ("WHERE coalesce(s.publisher, '(no publisher)') = ?", [publisher]) if publisher else ("", [])
+def _fix_first(st: Store, limit: int, *, per_publisher: bool) -> dict[str | None, list[dict[str, Any]]]:
+    """The datasets with the most points to gain, each with its missing fields, biggest gain first:
+    ``limit`` for the whole inventory (key None), or ``limit`` per publisher, in one query."""
     metric_cols = ", ".join(f"s.{q(m.column)}" for m in mqa.METRICS)
+    group = "coalesce(s.publisher, '(no publisher)')" if per_publisher else "'*'"
     rows = st.fetchall(
-        f"SELECT s.dataset_uid, s.source_id, s.title, s.total_points, s.rating, d.landing_page, d.identifier, "
-        f"{metric_cols} FROM quality_scores s LEFT JOIN datasets d ON d.dataset_uid = s.dataset_uid {where} "
-        f"ORDER BY s.total_points, s.dataset_uid LIMIT {int(limit)}", params)
-    out = []
+        f"SELECT * FROM (SELECT {group} AS grp, s.dataset_uid, s.source_id, s.title, s.total_points, s.rating, "
+        f"d.landing_page, d.identifier, {metric_cols}, row_number() OVER (PARTITION BY {group} "
+        f"ORDER BY s.total_points, s.dataset_uid) AS rn FROM quality_scores s "
+        f"LEFT JOIN datasets d ON d.dataset_uid = s.dataset_uid) ranked WHERE rn <= {int(limit)} ORDER BY grp, rn")
+    out: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
-        uid, source, title, total, band, landing, identifier = row[:7]
+        group_name, uid, source, title, total, band, landing, identifier = row[:8]
+        points = row[8:8 + len(mqa.METRICS)]
         missing = sorted(
-            ({"fix": m.fix, "gain": m.points - float(p or 0.0)} for m, p in zip(mqa.METRICS, row[7:])
+            ({"fix": m.fix, "gain": m.points - float(p or 0.0)} for m, p in zip(mqa.METRICS, points)
              if m.points - float(p or 0.0) > 0.0001),
             key=lambda f: -f["gain"])
-        out.append({"dataset_uid": uid, "source_id": source, "title": title or uid, "total": float(total),
-                    "rating": band, "link": landing or (identifier if str(identifier or "").startswith("http") else None),
-                    "gain": mqa.MAX_POINTS - float(total), "missing": missing})
+        out[group_name if per_publisher else None].append(
+            {"dataset_uid": uid, "source_id": source, "title": title or uid, "total": float(total),
+             "rating": band, "link": landing or (identifier if str(identifier or "").startswith("http") else None),
+             "gain": mqa.MAX_POINTS - float(total), "missing": missing})
     return out
 
 
@@ -275,12 +281,13 @@ def write_scorecards(st: Store) -> dict[str, Any]:
         charts={"distribution": distribution_chart(histograms.get(None, {})),
                 "dimensions": dimensions_chart({d: inventory.get(f"avg_{d}_points") for d, _ in mqa.DIMENSIONS}),
                 "trend": trend_chart({**_trend(st, "inventory"), **_trend(st, "source")})},
-        fields=gains.get(None, []), fix_first=_fix_first(st, None, FIX_FIRST_DATASETS),
+        fields=gains.get(None, []), fix_first=_fix_first(st, FIX_FIRST_DATASETS, per_publisher=False)[None],
         organisations=organisations, data_docs="../data_docs/index.html")
     overview_path = out_dir / "index.html"
     _write(overview_path, overview)
 
     template = env.get_template("publisher.html.j2")
+    fix_first = _fix_first(st, FIX_FIRST_DATASETS, per_publisher=True)
     for p in publishers:
         name = p["name"]
         page = template.render(
@@ -288,7 +295,7 @@ def write_scorecards(st: Store) -> dict[str, Any]:
             charts={"distribution": distribution_chart(histograms.get(name, {})),
                     "dimensions": dimensions_chart({d: p.get(f"avg_{d}_points") for d, _ in mqa.DIMENSIONS}),
                     "trend": trend_chart({name: publisher_trend.get(name, [])})},
-            fields=gains.get(name, []), fix_first=_fix_first(st, name, FIX_FIRST_DATASETS),
+            fields=gains.get(name, []), fix_first=fix_first.get(name, []),
             algorithms=algorithms_by_org.get(name, []))
         _write(out_dir / p["href"], page)
     link_from_data_docs(overview_path)

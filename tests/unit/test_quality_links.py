@@ -78,7 +78,7 @@ def agency():
 
 def settings_for(base: str, **over) -> links.LinkCheckSettings:
     defaults = dict(trusted_hosts=frozenset({links.host_key(base)}), host_interval_s=0.0, budget_s=60.0,
-                    connect_timeout=2.0, read_timeout=2.0)
+                    connect_timeout=10.0, read_timeout=10.0)  # generous: the test machine may be busy
     return links.LinkCheckSettings(**{**defaults, **over})
 
 

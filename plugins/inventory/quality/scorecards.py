@@ -200,16 +200,22 @@ def _fix_first(st: Store, limit: int, *, per_publisher: bool) -> dict[str | None
     group = "coalesce(s.publisher, '(no publisher)')" if per_publisher else "'*'"
     rows = st.fetchall(
         f"SELECT * FROM (SELECT {group} AS grp, s.dataset_uid, s.source_id, s.title, s.total_points, s.rating, "
-        f"d.landing_page, d.identifier, {metric_cols}, row_number() OVER (PARTITION BY {group} "
+        f"d.landing_page, d.identifier, {metric_cols}, sh.messages, row_number() OVER (PARTITION BY {group} "
         f"ORDER BY s.total_points, s.dataset_uid) AS rn FROM quality_scores s "
-        f"LEFT JOIN datasets d ON d.dataset_uid = s.dataset_uid) ranked WHERE rn <= {int(limit)} ORDER BY grp, rn")
+        f"LEFT JOIN datasets d ON d.dataset_uid = s.dataset_uid "
+        f"LEFT JOIN shacl_results sh ON sh.dataset_uid = s.dataset_uid) ranked "
+        f"WHERE rn <= {int(limit)} ORDER BY grp, rn")
     out: dict[str | None, list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         group_name, uid, source, title, total, band, landing, identifier = row[:8]
         points = row[8:8 + len(mqa.METRICS)]
+        shacl_messages = row[8 + len(mqa.METRICS)]
+        # what the SHACL shapes said is wrong, beside the compliance metric (violations only)
+        why = {"dcat_ap_compliance": [m for m in (shacl_messages or "").splitlines()
+                                      if m and not m.startswith("(warning)")]}
         missing = sorted(
-            ({"fix": m.fix, "gain": m.points - float(p or 0.0)} for m, p in zip(mqa.METRICS, points)
-             if m.points - float(p or 0.0) > 0.0001),
+            ({"fix": m.fix, "gain": m.points - float(p or 0.0), "why": why.get(m.name, [])}
+             for m, p in zip(mqa.METRICS, points) if m.points - float(p or 0.0) > 0.0001),
             key=lambda f: -f["gain"])
         out[group_name if per_publisher else None].append(
             {"dataset_uid": uid, "source_id": source, "title": title or uid, "total": float(total),

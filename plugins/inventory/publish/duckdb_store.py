@@ -29,7 +29,7 @@ import os
 import threading
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import duckdb
 import pyarrow as pa
@@ -114,6 +114,16 @@ class DuckDBStore(Store):
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         return self.con.execute(sql, list(params) if params else None).fetchall()
 
+    def stream(self, sql: str, size: int, params: Sequence[Any] | None = None) -> Iterator[list[tuple]]:
+        # A cursor of its own: a DuckDB connection has one pending result at a time.
+        cursor = self.con.cursor()
+        try:
+            cursor.execute(sql, list(params) if params else None)
+            while batch := cursor.fetchmany(size):
+                yield batch
+        finally:
+            cursor.close()
+
     def begin(self) -> None:
         self.con.execute("BEGIN TRANSACTION")
 
@@ -128,6 +138,12 @@ class DuckDBStore(Store):
 
     def ts_text(self, expr: str) -> str:
         return f"strftime({expr} AT TIME ZONE 'UTC', '%Y-%m-%dT%H:%M:%S.%fZ')"
+
+    def regex_test(self, expr: str, pattern: str) -> str:
+        return f"regexp_matches({expr}, {_literal(pattern)})"
+
+    def regex_first(self, expr: str, pattern: str) -> str:
+        return f"nullif(regexp_extract({expr}, {_literal(pattern)}, 0), '')"
 
     def list_json(self, expr: str) -> str:
         return f"CAST(to_json({expr}) AS VARCHAR)"
@@ -287,10 +303,10 @@ class DuckDBStore(Store):
         order = cols(EXPORT_ORDER.get(table, ())) if table in SORTED_EXPORTS else ""
         order_by = f" ORDER BY {order}" if order else ""
         if fmt == "parquet":
-            return (f"COPY (SELECT {cols(schema.names)} FROM {q(table)}{order_by}) TO {_literal(str(path))} "
+            return (f"COPY (SELECT {cols(schema.names)} FROM {self.export_from(table)}{order_by}) TO {_literal(str(path))} "
                     f"(FORMAT parquet, COMPRESSION zstd, ROW_GROUP_SIZE {EXPORT_ROW_GROUP_ROWS})")
         csv_cols = ", ".join(self.csv_expr(f.name, f.type) for f in schema)
-        return f"COPY (SELECT {csv_cols} FROM {q(table)}{order_by}) TO {_literal(str(path))} (FORMAT csv, HEADER)"
+        return f"COPY (SELECT {csv_cols} FROM {self.export_from(table)}{order_by}) TO {_literal(str(path))} (FORMAT csv, HEADER)"
 
     def export_table(self, table: str, schema: pa.Schema, parquet_path: Path, csv_path: Path) -> None:
         # Only small tables are sorted: sorting a million wide rows would hold them all in memory,

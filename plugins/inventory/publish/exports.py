@@ -2,9 +2,13 @@
 
 Layout under ``settings.exports_dir()``::
 
-    releases/<release_id>/<table>.parquet   one file per table of model.ALL_TABLES
+    releases/<release_id>/<table>.parquet   one file per table of model.ALL_TABLES and DERIVED_TABLES
     releases/<release_id>/<table>.csv       lists as JSON arrays, timestamps ISO-8601 UTC
+    releases/<release_id>/catalog/          the DCAT-AP-NL 3.0 catalogue, paged (``publish.catalog``)
+    releases/<release_id>/algorithm_register/  algorithms in the publication standard 1.0 (``publish.algorithm_export``)
     releases/<release_id>/manifest.json     publish id, time, store kind, row counts
+
+Records marked non-public are left out of a release (``publish.public``).
     latest -> releases/<release_id>         symlink, repointed atomically
 
 A release is written into ``releases/.tmp-<release_id>`` and renamed into place only once complete,
@@ -25,7 +29,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import model, settings
-from .store import Store, q
+from . import algorithm_export, catalog, public
+from .store import Store
 
 log = logging.getLogger("inventory.publish")
 
@@ -64,14 +69,22 @@ def write_release(store: Store) -> Path:
     try:
         store.begin_snapshot()
         try:
+            store.export_filters = public.export_filters(store)
+            tables = {**model.ALL_TABLES, **model.DERIVED_TABLES}
             store.export_tables([(table, schema, tmp / f"{table}.parquet", tmp / f"{table}.csv")
-                                 for table, schema in model.ALL_TABLES.items()])
-            counts = {table: int(store.scalar(f"SELECT count(*) FROM {q(table)}")) for table in model.ALL_TABLES}
+                                 for table, schema in tables.items()])
+            counts = {table: int(store.scalar(f"SELECT count(*) FROM {store.export_from(table)}")) for table in tables}
+            catalogue = catalog.write_catalog(store, tmp / "catalog", dataset_filter=public.public_dataset_sql("d")
+                                              if "datasets" in store.export_filters else "TRUE")
+            algorithms = algorithm_export.write(store, tmp / "algorithm_register",
+                                                where=store.export_filters.get("algorithms"))
             publish_id = store.last_publish_id()
             store.commit()
         except BaseException:
             store.rollback()
             raise
+        finally:
+            store.export_filters = {}
         manifest = {
             "release": release_id,
             "publish_id": publish_id,
@@ -79,6 +92,9 @@ def write_release(store: Store) -> Path:
             "store": store.kind,
             "tables": {t: {"rows": n, "parquet": f"{t}.parquet", "csv": f"{t}.csv"} for t, n in counts.items()},
             "csv": {"lists": "JSON array", "timestamps": "ISO-8601 UTC", "null": "empty field"},
+            "catalog": catalogue,
+            "algorithm_register": algorithms,
+            "non_public": "included" if public.include_non_public() else "left out",
         }
         (tmp / "manifest.json").write_text(json.dumps(manifest, indent=2), encoding="utf-8")
         final = releases / release_id

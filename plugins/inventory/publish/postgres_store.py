@@ -234,6 +234,15 @@ class PostgresStore(Store):
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         return self.con.execute(self._sql(sql, params), list(params) if params else None).fetchall()
 
+    def stream(self, sql: str, size: int, params: Sequence[Any] | None = None) -> Iterator[list[tuple]]:
+        # A server-side cursor (inside the caller's transaction): rows come over in batches.
+        self._streams = getattr(self, "_streams", 0) + 1
+        with self.con.cursor(name=f"inventory_stream_{self._streams}") as cursor:
+            cursor.itersize = size
+            cursor.execute(self._sql(sql, params), list(params) if params else None)
+            while batch := cursor.fetchmany(size):
+                yield batch
+
     def begin_snapshot(self) -> None:
         self.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
 
@@ -248,6 +257,12 @@ class PostgresStore(Store):
 
     def ts_text(self, expr: str) -> str:
         return f"""to_char({expr} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"""
+
+    def regex_test(self, expr: str, pattern: str) -> str:
+        return "(" + expr + " ~ '" + pattern.replace("'", "''") + "')"
+
+    def regex_first(self, expr: str, pattern: str) -> str:
+        return "substring(" + expr + " from '" + pattern.replace("'", "''") + "')"
 
     def list_json(self, expr: str) -> str:
         return f"to_json({expr})::text"
@@ -282,7 +297,7 @@ class PostgresStore(Store):
         types = [_pg_type_name(f.type) for f in schema]
         with self.con.cursor() as cur:
             with pq.ParquetWriter(parquet_path, schema, compression="zstd") as writer:
-                with cur.copy(f"COPY (SELECT {cols(schema.names)} FROM {q(table)}{order_by}) "
+                with cur.copy(f"COPY (SELECT {cols(schema.names)} FROM {self.export_from(table)}{order_by}) "
                               "TO STDOUT (FORMAT BINARY)") as copy:
                     copy.set_types(types)
                     buffer: list[tuple] = []
@@ -295,7 +310,7 @@ class PostgresStore(Store):
                         writer.write_batch(_record_batch(buffer, schema))
             csv_cols = ", ".join(self.csv_expr(f.name, f.type) for f in schema)
             with open(csv_path, "wb") as out:
-                with cur.copy(f"COPY (SELECT {csv_cols} FROM {q(table)}{order_by}) "
+                with cur.copy(f"COPY (SELECT {csv_cols} FROM {self.export_from(table)}{order_by}) "
                               "TO STDOUT (FORMAT CSV, HEADER)") as copy:
                     for chunk in copy:
                         out.write(chunk)

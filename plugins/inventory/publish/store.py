@@ -27,7 +27,7 @@ from __future__ import annotations
 import logging
 from datetime import datetime
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import pyarrow as pa
 
@@ -135,6 +135,12 @@ class Store:
     def fetchall(self, sql: str, params: Sequence[Any] | None = None) -> list[tuple]:
         raise NotImplementedError
 
+    def stream(self, sql: str, size: int, params: Sequence[Any] | None = None) -> Iterator[list[tuple]]:
+        """The rows of a query in batches of ``size``, without holding the whole result. Several
+        streams may be open at once (the DCAT catalogue merges two); run them inside
+        ``begin_snapshot()`` so they read one consistent state."""
+        raise NotImplementedError
+
     def begin(self) -> None:
         self.execute("BEGIN")
 
@@ -161,6 +167,14 @@ class Store:
     def export_table(self, table: str, schema: pa.Schema, parquet_path: Path, csv_path: Path) -> None:
         raise NotImplementedError
 
+    # Per table, an SQL condition the rows of a public export must meet (see ``publish.public``).
+    export_filters: dict[str, str] = {}
+
+    def export_from(self, table: str) -> str:
+        """What an export of ``table`` reads: the table, or only its rows that meet its export filter."""
+        where = self.export_filters.get(table)
+        return q(table) if not where else f"(SELECT * FROM {q(table)} WHERE {where}) AS {q(table)}"
+
     def export_tables(self, jobs: list[tuple[str, pa.Schema, Path, Path]]) -> None:
         """Export every ``(table, schema, parquet_path, csv_path)`` (one after the other here)."""
         for table, schema, parquet_path, csv_path in jobs:
@@ -172,6 +186,14 @@ class Store:
 
     def list_json(self, expr: str) -> str:
         """SQL giving a list column as JSON array text."""
+        raise NotImplementedError
+
+    def regex_test(self, expr: str, pattern: str) -> str:
+        """SQL true when the regular expression ``pattern`` matches somewhere in ``expr``."""
+        raise NotImplementedError
+
+    def regex_first(self, expr: str, pattern: str) -> str:
+        """SQL giving the first match of ``pattern`` in ``expr`` (NULL when none)."""
         raise NotImplementedError
 
     # ------------------------------------------------------------------ context manager
@@ -258,6 +280,8 @@ class Store:
                                  f"ON {q(table)} ({q('source_id')})")
             for table in model.RECORD_TABLES:
                 self._ensure_history(table)
+            for table, schema in model.DERIVED_TABLES.items():
+                self.execute(self.create_table_sql(table, schema, model.DERIVED_KEYS[table]))
             for version in range(current + 1, SCHEMA_VERSION + 1):
                 self.execute('INSERT INTO "schema_version" ("version", "description", "applied_at") '
                              "VALUES (?, ?, CURRENT_TIMESTAMP)", [version, MIGRATIONS[version]])

@@ -1,0 +1,509 @@
+"""The published inventory as a DCAT-AP-NL 3.0 catalogue: canonical records -> RDF (pyoxigraph).
+
+Two ways in:
+
+``dataset_triples(row, distributions)`` / ``serialise_dataset(row, distributions, fmt)``
+    One dataset (a ``datasets`` row as a dict, with its ``distributions`` rows) as DCAT-AP-NL triples,
+    for checking one record at a time (the quality checks run pyshacl on it).
+
+``write_catalog(store, folder)``
+    The whole catalogue, streamed in pages of ``page_size`` datasets (data services follow the
+    datasets) and written as Turtle, JSON-LD and RDF/XML, one file per page and format:
+    ``page-000001.ttl``, ``page-000001.jsonld``, ``page-000001.rdf``, … Only one page's triples are
+    ever in memory, whatever the size of the inventory. Every page is a whole DCAT-AP-NL document
+    (the catalogue node, the page's datasets, their distributions) plus a Hydra
+    ``hydra:PartialCollectionView`` with ``hydra:first``/``last``/``next``/``previous`` pointing at
+    the pages of the same format, and ``hydra:totalItems`` on the catalogue: what DCAT harvesters
+    (Piveau, udata, this project's own ``dcat`` kind) follow.
+
+URIs. Every dataset gets one stable URI, ``<public url>/datasets/<dataset_uid>`` (``dataset_uid`` is
+stable across runs, see the model), which the inventory API answers; distributions and data services
+likewise (``/distributions/<uid>``, ``/data-services/<uid>``). The original id at the source stays in
+``dct:identifier``. The catalogue's pages are ``<public url>/catalog/page-000001.ttl`` …, which is
+where the API serves the latest export's ``catalog/`` folder.
+
+Mapping (canonical column -> DCAT-AP-NL 3.0). Every property the profile makes mandatory is written
+whenever the record has the value: ``dct:title``, ``dct:description``, ``dct:identifier``,
+``dct:publisher`` (a ``foaf:Agent``: the canonical organisation's TOOI URI when known, else the
+source's publisher URI, else a blank node with only its name), ``dcat:contactPoint`` (a
+``vcard:Kind`` with ``vcard:hasEmail <mailto:…>``, or ``vcard:fn`` when it is no e-mail address),
+``dcat:theme``, ``dct:accessRights``, ``dct:license`` on every distribution (the distribution's own,
+else the dataset's), ``dcat:accessURL`` (the download URL when the record has only that, as DCAT-AP
+prescribes). ``dct:creator``: the inventory does not know who created a dataset, only who publishes
+it, so the publisher is written as creator too (DCAT-AP-NL makes the creator mandatory; for nearly
+all government datasets the two are one organisation). Controlled values that are IRIs are written as
+IRIs typed with the class the profile expects (``skos:Concept``, ``dct:LicenseDocument``, …); a value
+that is not an IRI (an unmapped licence text, a format name) becomes a blank node of that class with
+the text as ``rdfs:label``, so nothing is lost and the shapes still hold. Dates become ``xsd:date`` or
+``xsd:dateTime`` when they are ISO dates, else plain literals.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import pyoxigraph
+from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple
+
+from .. import settings
+from .store import Store, cols
+
+log = logging.getLogger("inventory.publish")
+
+DCAT = "http://www.w3.org/ns/dcat#"
+DCT = "http://purl.org/dc/terms/"
+FOAF = "http://xmlns.com/foaf/0.1/"
+VCARD = "http://www.w3.org/2006/vcard/ns#"
+HYDRA = "http://www.w3.org/ns/hydra/core#"
+RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+RDFS = "http://www.w3.org/2000/01/rdf-schema#"
+SKOS = "http://www.w3.org/2004/02/skos/core#"
+XSD = "http://www.w3.org/2001/XMLSchema#"
+LOCN = "http://www.w3.org/ns/locn#"
+GSP = "http://www.opengis.net/ont/geosparql#"
+ADMS = "http://www.w3.org/ns/adms#"
+DCATAP = "http://data.europa.eu/r5r/"
+
+PREFIXES = {"dcat": DCAT, "dct": DCT, "foaf": FOAF, "vcard": VCARD, "hydra": HYDRA, "rdf": RDF,
+            "rdfs": RDFS, "skos": SKOS, "xsd": XSD, "locn": LOCN, "adms": ADMS, "dcatap": DCATAP}
+
+# Export formats: file extension -> pyoxigraph format.
+FORMATS: dict[str, RdfFormat] = {"ttl": RdfFormat.TURTLE, "jsonld": RdfFormat.JSON_LD, "rdf": RdfFormat.RDF_XML}
+MEDIA_TYPES = {"ttl": "text/turtle", "jsonld": "application/ld+json", "rdf": "application/rdf+xml"}
+
+DEFAULT_PAGE_SIZE = 1000
+PUBLIC_URL_ENV = "INVENTORY_PUBLIC_URL"
+DEFAULT_PUBLIC_URL = "http://localhost:8080/inventory"
+
+
+def _n(iri: str) -> NamedNode:
+    return NamedNode(iri)
+
+
+A = _n(RDF + "type")
+_P = {name: _n(ns + name) for ns, names in (
+    (DCT, ("title", "description", "identifier", "publisher", "creator", "license", "accessRights",
+           "issued", "modified", "language", "spatial", "temporal", "accrualPeriodicity", "format")),
+    (DCAT, ("dataset", "service", "distribution", "contactPoint", "theme", "keyword", "landingPage",
+            "accessURL", "downloadURL", "mediaType", "byteSize", "startDate", "endDate", "endpointURL",
+            "endpointDescription", "servesDataset")),
+) for name in names}
+FOAF_NAME = _n(FOAF + "name")
+VCARD_EMAIL = _n(VCARD + "hasEmail")
+VCARD_FN = _n(VCARD + "fn")
+RDFS_LABEL = _n(RDFS + "label")
+FOAF_PAGE = _n(FOAF + "page")
+SKOS_PREFLABEL = _n(SKOS + "prefLabel")
+DCAT_BBOX = _n(DCAT + "bbox")
+DCAT_CENTROID = _n(DCAT + "centroid")
+HYDRA_P = {name: _n(HYDRA + name) for name in ("view", "totalItems", "first", "last", "next", "previous",
+                                                "itemsPerPage")}
+CLASSES = {name: _n(iri) for name, iri in {
+    "Catalog": DCAT + "Catalog", "Dataset": DCAT + "Dataset", "Distribution": DCAT + "Distribution",
+    "DataService": DCAT + "DataService", "Agent": FOAF + "Agent", "Kind": VCARD + "Kind",
+    "Concept": SKOS + "Concept", "LicenseDocument": DCT + "LicenseDocument",
+    "RightsStatement": DCT + "RightsStatement", "Frequency": DCT + "Frequency",
+    "LinguisticSystem": DCT + "LinguisticSystem", "Location": DCT + "Location",
+    "PeriodOfTime": DCT + "PeriodOfTime", "MediaTypeOrExtent": DCT + "MediaTypeOrExtent",
+    "MediaType": DCT + "MediaType", "Document": FOAF + "Document",
+    "Resource": RDFS + "Resource", "Collection": HYDRA + "Collection", "PartialCollectionView": HYDRA + "PartialCollectionView",
+}.items()}
+XSD_DATE = _n(XSD + "date")
+XSD_DATETIME = _n(XSD + "dateTime")
+XSD_GYEAR = _n(XSD + "gYear")
+XSD_NNI = _n(XSD + "nonNegativeInteger")
+WKT = _n(GSP + "wktLiteral")
+
+_IRI = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`\x00-\x1f\x7f]+")
+_EMAIL = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+_DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
+_WKT = re.compile(r"\s*(POINT|POLYGON|MULTIPOLYGON|LINESTRING|MULTILINESTRING|MULTIPOINT|GEOMETRYCOLLECTION)\b", re.I)
+_IANA = "https://www.iana.org/assignments/media-types/"
+
+
+@dataclass(frozen=True)
+class CatalogSettings:
+    """Who publishes the consolidated catalogue and where it lives (``$INVENTORY_PUBLIC_URL``)."""
+
+    public_url: str = DEFAULT_PUBLIC_URL
+    title: str = "One Government Inventory"
+    description: str = ("The consolidated inventory of Dutch government datasets and data services, "
+                        "harvested from the agencies' own catalogues and registers.")
+    publisher_name: str = "One Government Inventory"
+    publisher_uri: str | None = None
+    contact_email: str = "inventory@example.org"
+    page_size: int = DEFAULT_PAGE_SIZE
+
+    @classmethod
+    def from_env(cls) -> "CatalogSettings":
+        env = os.environ
+        return cls(
+            public_url=(env.get(PUBLIC_URL_ENV) or DEFAULT_PUBLIC_URL).rstrip("/"),
+            publisher_name=env.get("INVENTORY_CATALOG_PUBLISHER") or cls.publisher_name,
+            publisher_uri=env.get("INVENTORY_CATALOG_PUBLISHER_URI") or None,
+            contact_email=env.get("INVENTORY_CATALOG_CONTACT") or cls.contact_email,
+            page_size=int(env.get("INVENTORY_CATALOG_PAGE_SIZE") or DEFAULT_PAGE_SIZE),
+        )
+
+    def catalog_uri(self) -> str:
+        return f"{self.public_url}/catalog"
+
+    def dataset_uri(self, uid: str) -> str:
+        return f"{self.public_url}/datasets/{uid}"
+
+    def distribution_uri(self, uid: str) -> str:
+        return f"{self.public_url}/distributions/{uid}"
+
+    def data_service_uri(self, uid: str) -> str:
+        return f"{self.public_url}/data-services/{uid}"
+
+    def page_uri(self, page: int, ext: str) -> str:
+        return f"{self.public_url}/catalog/{page_file(page, ext)}"
+
+
+def page_file(page: int, ext: str) -> str:
+    return f"page-{page:06d}.{ext}"
+
+
+# ------------------------------------------------------------------------------------ terms
+def _code(iri: str) -> str:
+    """The last segment of an IRI (``…/data-theme/ENVI`` -> ``ENVI``)."""
+    return re.split(r"[/#]", iri.rstrip("/#"))[-1] or iri
+
+
+def is_iri(value: str | None) -> bool:
+    return bool(value) and _IRI.fullmatch(value.strip()) is not None  # type: ignore[union-attr]
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    text = str(value).strip()
+    return text or None
+
+
+def _date(value: Any) -> Literal | None:
+    text = _text(value)
+    if text is None:
+        return None
+    if _DATE.fullmatch(text):
+        return Literal(text, datatype=XSD_DATE)
+    if _DATETIME.fullmatch(text):
+        return Literal(text, datatype=XSD_DATETIME)
+    if re.fullmatch(r"\d{4}", text):
+        return Literal(text, datatype=XSD_GYEAR)
+    return Literal(text)
+
+
+class _Writer:
+    """Collects the triples of one document; blank nodes for values without an IRI."""
+
+    def __init__(self) -> None:
+        self.triples: list[Triple] = []
+        self._typed: set[tuple[str, str]] = set()
+
+    def add(self, s: Any, p: NamedNode, o: Any) -> None:
+        self.triples.append(Triple(s, p, o))
+
+    def literal(self, s: Any, p: NamedNode, value: Any, language: str | None = None) -> None:
+        text = _text(value)
+        if text is not None:
+            self.add(s, p, Literal(text, language=language) if language else Literal(text))
+
+    def typed(self, node: NamedNode, cls: str) -> None:
+        key = (node.value, cls)
+        if key not in self._typed:  # a theme or licence shared by many datasets is typed once a page
+            self._typed.add(key)
+            self.add(node, A, CLASSES[cls])
+            if cls == "Concept":  # DCAT-AP requires a label; the inventory knows the code only
+                self.add(node, SKOS_PREFLABEL, Literal(_code(node.value)))
+
+    def concept(self, s: Any, p: NamedNode, value: Any, cls: str) -> None:
+        """A controlled value: its IRI typed ``cls``, else a blank ``cls`` node labelled with the text."""
+        text = _text(value)
+        if text is None:
+            return
+        if is_iri(text):
+            node = _n(text)
+            self.add(s, p, node)
+            self.typed(node, cls)
+        else:
+            node = BlankNode()
+            self.add(s, p, node)
+            self.add(node, A, CLASSES[cls])
+            self.add(node, RDFS_LABEL, Literal(text))
+
+    def agent(self, s: Any, name: Any, uri: Any) -> None:
+        """``dct:publisher`` and ``dct:creator``: one ``foaf:Agent``."""
+        name, uri = _text(name), _text(uri)
+        if name is None and uri is None:
+            return
+        node: Any = _n(uri) if uri and is_iri(uri) else BlankNode()
+        self.add(s, _P["publisher"], node)
+        self.add(s, _P["creator"], node)
+        if isinstance(node, NamedNode):
+            if (node.value, "Agent") in self._typed:
+                return
+            self._typed.add((node.value, "Agent"))
+        self.add(node, A, CLASSES["Agent"])
+        self.literal(node, FOAF_NAME, name or uri)
+
+    def contact(self, s: Any, value: Any) -> None:
+        text = _text(value)
+        if text is None:
+            return
+        node = BlankNode()
+        self.add(s, _P["contactPoint"], node)
+        self.add(node, A, CLASSES["Kind"])
+        address = text[7:] if text.lower().startswith("mailto:") else text
+        if _EMAIL.fullmatch(address) and is_iri("mailto:" + address):
+            self.add(node, VCARD_EMAIL, _n("mailto:" + address))
+        else:
+            self.add(node, VCARD_FN, Literal(text))
+
+    def link(self, s: Any, p: NamedNode, value: Any, cls: str | None = "Document") -> None:
+        text = _text(value)
+        if text and is_iri(text):
+            node = _n(text)
+            self.add(s, p, node)
+            if cls:
+                self.typed(node, cls)
+
+
+# ------------------------------------------------------------------------------------ records
+def dataset_triples(row: dict[str, Any], distributions: Sequence[dict[str, Any]] = (),
+                    config: CatalogSettings | None = None, writer: _Writer | None = None) -> list[Triple]:
+    """One ``datasets`` row (and its ``distributions`` rows) as DCAT-AP-NL 3.0 triples."""
+    config = config or CatalogSettings.from_env()
+    w = writer or _Writer()
+    ds = _n(config.dataset_uri(row["dataset_uid"]))
+    w.add(ds, A, CLASSES["Dataset"])
+    w.literal(ds, _P["title"], row.get("title"))
+    w.literal(ds, _P["description"], row.get("description"))
+    w.literal(ds, _P["identifier"], row.get("identifier") or row.get("source_record_id"))
+    w.agent(ds, row.get("publisher"), publisher_uri(row))
+    w.contact(ds, row.get("contact_point"))
+    for theme in row.get("theme") or ():
+        w.concept(ds, _P["theme"], theme, "Concept")
+    for keyword in row.get("keyword") or ():
+        w.literal(ds, _P["keyword"], keyword)
+    w.concept(ds, _P["accessRights"], row.get("access_rights"), "RightsStatement")
+    w.concept(ds, _P["license"], row.get("license"), "LicenseDocument")
+    for name in ("issued", "modified"):
+        value = _date(row.get(name))
+        if value is not None:
+            w.add(ds, _P[name], value)
+    w.link(ds, _P["landingPage"], row.get("landing_page"))
+    for language in row.get("language") or ():
+        w.concept(ds, _P["language"], language, "LinguisticSystem")
+    spatial = _text(row.get("spatial"))
+    if spatial and _WKT.match(spatial):
+        place = BlankNode()
+        w.add(ds, _P["spatial"], place)
+        w.add(place, A, CLASSES["Location"])
+        # DCAT 2+: a bounding box or centre point as WKT (locn:geometry wants a Geometry node).
+        where = DCAT_CENTROID if spatial.lstrip().upper().startswith("POINT") else DCAT_BBOX
+        w.add(place, where, Literal(spatial, datatype=WKT))
+    else:
+        w.concept(ds, _P["spatial"], spatial, "Location")
+    start, end = _date(row.get("temporal_start")), _date(row.get("temporal_end"))
+    if start is not None or end is not None:
+        period = BlankNode()
+        w.add(ds, _P["temporal"], period)
+        w.add(period, A, CLASSES["PeriodOfTime"])
+        if start is not None:
+            w.add(period, _P["startDate"], start)
+        if end is not None:
+            w.add(period, _P["endDate"], end)
+    w.concept(ds, _P["accrualPeriodicity"], row.get("frequency"), "Frequency")
+    for dist in distributions:
+        _distribution(w, ds, dist, row.get("license"), config)
+    return w.triples
+
+
+def _distribution(w: _Writer, ds: NamedNode, row: dict[str, Any], dataset_license: Any,
+                  config: CatalogSettings) -> None:
+    node = _n(config.distribution_uri(row["distribution_uid"]))
+    w.add(ds, _P["distribution"], node)
+    w.add(node, A, CLASSES["Distribution"])
+    # DCAT-AP: accessURL is mandatory; with only a download URL, that URL is the access URL too.
+    w.link(node, _P["accessURL"], row.get("access_url") or row.get("download_url"), "Resource")
+    w.link(node, _P["downloadURL"], row.get("download_url"), "Resource")
+    w.literal(node, _P["title"], row.get("title"))
+    w.concept(node, _P["license"], row.get("license") or dataset_license, "LicenseDocument")
+    w.concept(node, _P["format"], row.get("format"), "MediaTypeOrExtent")
+    media = _text(row.get("media_type"))
+    if media:
+        iri = media if is_iri(media) else _IANA + media
+        w.concept(node, _P["mediaType"], iri if is_iri(iri) else media, "MediaType")
+    size = row.get("byte_size")
+    if size is not None and int(size) >= 0:
+        w.add(node, _P["byteSize"], Literal(str(int(size)), datatype=XSD_NNI))
+
+
+def data_service_triples(row: dict[str, Any], config: CatalogSettings | None = None,
+                         writer: _Writer | None = None) -> list[Triple]:
+    """One ``data_services`` row as a ``dcat:DataService``."""
+    config = config or CatalogSettings.from_env()
+    w = writer or _Writer()
+    svc = _n(config.data_service_uri(row["service_uid"]))
+    w.add(svc, A, CLASSES["DataService"])
+    w.literal(svc, _P["title"], row.get("title"))
+    w.literal(svc, _P["description"], row.get("description"))
+    w.literal(svc, _P["identifier"], row.get("identifier") or row.get("source_record_id"))
+    w.agent(svc, row.get("publisher"), publisher_uri(row))
+    w.contact(svc, row.get("contact") or row.get("contact_point"))
+    w.link(svc, _P["endpointURL"], row.get("endpoint_url"), None)
+    w.link(svc, _P["endpointDescription"], row.get("endpoint_description"), None)
+    w.link(svc, FOAF_PAGE, row.get("docs_url"))
+    for theme in row.get("theme") or ():
+        w.concept(svc, _P["theme"], theme, "Concept")
+    w.concept(svc, _P["accessRights"], row.get("access_rights"), "RightsStatement")
+    w.concept(svc, _P["license"], row.get("license"), "LicenseDocument")
+    return w.triples
+
+
+def publisher_uri(row: dict[str, Any]) -> str | None:
+    """The publisher's URI: the canonical organisation's (a TOOI URI) when matched, else the source's."""
+    for column in ("organization_uri", "publisher_tooi", "publisher_uri"):
+        value = _text(row.get(column))
+        if value and is_iri(value):
+            return value
+    return None
+
+
+def serialise(triples: Iterable[Triple], ext: str = "ttl") -> bytes:
+    """Triples as Turtle (``ttl``), JSON-LD (``jsonld``) or RDF/XML (``rdf``)."""
+    fmt = FORMATS[ext]
+    kwargs: dict[str, Any] = {"format": fmt}
+    if fmt is not RdfFormat.N_TRIPLES and fmt is not RdfFormat.JSON_LD:
+        kwargs["prefixes"] = PREFIXES
+    return pyoxigraph.serialize(triples, **kwargs)
+
+
+def serialise_dataset(row: dict[str, Any], distributions: Sequence[dict[str, Any]] = (), ext: str = "ttl",
+                      config: CatalogSettings | None = None) -> bytes:
+    """One dataset as a DCAT-AP-NL document (for per-record SHACL checks and the API)."""
+    return serialise(dataset_triples(row, distributions, config), ext)
+
+
+# ------------------------------------------------------------------------------------ the catalogue
+def _catalog_node(w: _Writer, config: CatalogSettings) -> NamedNode:
+    cat = _n(config.catalog_uri())
+    w.add(cat, A, CLASSES["Catalog"])
+    w.add(cat, A, CLASSES["Collection"])
+    w.literal(cat, _P["title"], config.title, "en")
+    w.literal(cat, _P["description"], config.description, "en")
+    node: Any = _n(config.publisher_uri) if config.publisher_uri else BlankNode()
+    w.add(cat, _P["publisher"], node)
+    w.add(node, A, CLASSES["Agent"])
+    w.literal(node, FOAF_NAME, config.publisher_name)
+    w.contact(cat, config.contact_email)
+    return cat
+
+
+def page_triples(datasets: Sequence[tuple[dict, list[dict]]], services: Sequence[dict], page: int, pages: int,
+                 total: int, ext: str, config: CatalogSettings) -> list[Triple]:
+    """One page of the catalogue: the catalogue node, its items on this page, and the Hydra view."""
+    w = _Writer()
+    cat = _catalog_node(w, config)
+    w.add(cat, HYDRA_P["totalItems"], Literal(str(total), datatype=_n(XSD + "integer")))
+    view = _n(config.page_uri(page, ext))
+    w.add(cat, HYDRA_P["view"], view)
+    w.add(view, A, CLASSES["PartialCollectionView"])
+    w.add(view, HYDRA_P["first"], _n(config.page_uri(1, ext)))
+    w.add(view, HYDRA_P["last"], _n(config.page_uri(pages, ext)))
+    if page > 1:
+        w.add(view, HYDRA_P["previous"], _n(config.page_uri(page - 1, ext)))
+    if page < pages:
+        w.add(view, HYDRA_P["next"], _n(config.page_uri(page + 1, ext)))
+    for row, dists in datasets:
+        w.add(cat, _P["dataset"], _n(config.dataset_uri(row["dataset_uid"])))
+        dataset_triples(row, dists, config, w)
+    for row in services:
+        w.add(cat, _P["service"], _n(config.data_service_uri(row["service_uid"])))
+        data_service_triples(row, config, w)
+    return w.triples
+
+
+def _dicts(names: list[str], batches: Iterator[list[tuple]]) -> Iterator[dict[str, Any]]:
+    for batch in batches:
+        for values in batch:
+            yield dict(zip(names, values))
+
+
+def _datasets_with_distributions(store: Store, where: str, batch: int) -> Iterator[tuple[dict, list[dict]]]:
+    """Datasets in ``dataset_uid`` order, each with its distributions: a merge of two ordered streams,
+    so neither table is ever held whole."""
+    ds_cols = store.table_columns("datasets")
+    dist_cols = store.table_columns("distributions")
+    datasets = _dicts(ds_cols, store.stream(
+        f"SELECT {cols(ds_cols, 'd.')} FROM datasets d WHERE {where} ORDER BY d.dataset_uid", batch))
+    dists = _dicts(dist_cols, store.stream(
+        f"SELECT {cols(dist_cols, 'x.')} FROM distributions x JOIN datasets d ON d.dataset_uid = x.dataset_uid "
+        f"WHERE {where} ORDER BY x.dataset_uid, x.distribution_uid", batch * 4))
+    pending = next(dists, None)
+    for row in datasets:
+        uid = row["dataset_uid"]
+        mine = []
+        while pending is not None and pending["dataset_uid"] <= uid:
+            if pending["dataset_uid"] == uid:
+                mine.append(pending)
+            pending = next(dists, None)
+        yield row, mine
+
+
+def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None = None,
+                  dataset_filter: str = "TRUE") -> dict[str, Any]:
+    """Write the catalogue pages (every format) into ``folder``; returns what was written.
+
+    ``dataset_filter`` is SQL over the ``datasets`` table as ``d``: the caller leaves non-public
+    records out this way.
+    """
+    config = config or CatalogSettings.from_env()
+    folder.mkdir(parents=True, exist_ok=True)
+    has_services = store.table_exists("data_services")
+    n_datasets = int(store.scalar(f"SELECT count(*) FROM datasets d WHERE {dataset_filter}") or 0)
+    n_services = int(store.scalar("SELECT count(*) FROM data_services") or 0) if has_services else 0
+    total = n_datasets + n_services
+    size = max(1, config.page_size)
+    pages = max(1, -(-total // size))
+
+    def items() -> Iterator[tuple[str, Any]]:
+        for pair in _datasets_with_distributions(store, dataset_filter, size):
+            yield "dataset", pair
+        if has_services:
+            svc_cols = store.table_columns("data_services")
+            for row in _dicts(svc_cols, store.stream(
+                    f"SELECT {cols(svc_cols)} FROM data_services ORDER BY service_uid", size)):
+                yield "service", row
+
+    page, datasets, services = 1, [], []
+
+    def flush() -> None:
+        for ext in FORMATS:
+            data = serialise(page_triples(datasets, services, page, pages, total, ext, config), ext)
+            (folder / page_file(page, ext)).write_bytes(data)
+
+    for kind, item in items():
+        (datasets if kind == "dataset" else services).append(item)
+        if len(datasets) + len(services) == size:
+            flush()
+            page, datasets, services = page + 1, [], []
+    if datasets or services or page == 1:
+        flush()
+    else:
+        page -= 1
+    for ext in FORMATS:  # the catalogue's entry point in each format is its first page
+        shutil.copyfile(folder / page_file(1, ext), folder / f"catalog.{ext}")
+    log.info("catalogue: %d datasets and %d data services in %d pages of %d", n_datasets, n_services, page, size)
+    return {"datasets": n_datasets, "data_services": n_services, "pages": page, "page_size": size,
+            "formats": {ext: MEDIA_TYPES[ext] for ext in FORMATS}, "first": {ext: page_file(1, ext) for ext in FORMATS},
+            "public_url": config.catalog_uri()}

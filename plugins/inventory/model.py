@@ -230,6 +230,36 @@ def history_table(table: str) -> str:
 def history_schema(table: str) -> pa.Schema:
     return pa.schema(list(RECORD_TABLES[table]) + HISTORY_COLUMNS)
 
+
+# Derived at every publish from the record tables (``publish.links``): cross-source links.
+DATASET_CLUSTERS = pa.schema(
+    [
+        ("dataset_uid", STR),
+        ("source_id", STR),
+        ("cluster_id", STR),  # the same dataset harvested through several catalogues shares one
+        ("matched_by", STR),  # identifier | uri | landing_page | title_publisher | None (matched nothing)
+        ("cluster_size", pa.int64()),
+    ]
+)
+
+ALGORITHM_DATASETS = pa.schema(
+    [
+        ("algorithm_uid", STR),
+        ("dataset_uid", STR),
+        ("matched_by", STR),  # link | title
+        ("source_data_entry", STR),  # the algorithm's source_data entry, as the register wrote it
+    ]
+)
+
+DERIVED_TABLES: dict[str, pa.Schema] = {
+    "dataset_clusters": DATASET_CLUSTERS,
+    "algorithm_datasets": ALGORITHM_DATASETS,
+}
+DERIVED_KEYS: dict[str, tuple[str, ...]] = {
+    "dataset_clusters": ("dataset_uid",),
+    "algorithm_datasets": ("algorithm_uid", "dataset_uid"),
+}
+
 # The stable key column of each record table.
 UID_COLUMN = {
     "datasets": "dataset_uid",

@@ -19,7 +19,7 @@ import pyarrow as pa
 
 from .. import model, settings, staging
 from ..staging import Batch
-from . import exports
+from . import exports, links
 from .store import Store
 
 log = logging.getLogger("inventory.publish")
@@ -290,6 +290,7 @@ def publish(batches: list[Batch] | None = None, *, store: str | None = None) -> 
                 outcomes.append(outcome)
             applied = [o for o in outcomes if o["result"] in ("published", "held")]
             if applied:
+                links.refresh(st)
                 st.record_publish(publish_id, published_at, len(applied))
             st.commit()
         except BaseException:

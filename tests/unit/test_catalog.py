@@ -64,7 +64,7 @@ def rich_distribution(n: int, **over) -> dict:
     row = sc.distribution(
         SOURCE, n, access_url=f"https://data.rijkswaterstaat.nl/ds/{n}/download",
         download_url=f"https://data.rijkswaterstaat.nl/ds/{n}.csv", format=f"{EU}file-type/CSV",
-        media_type="text/csv", license=CC0, title=f"CSV {n}",
+        media_type="text/csv", license=CC0, title=f"CSV {n}", rights="Bronvermelding: Rijkswaterstaat",
     )
     row.update(over)
     return row
@@ -218,7 +218,7 @@ def serve(folder: Path, prefix: str):
 
 COMPARED = [c for c in model.DATASETS.names if c not in (
     "dataset_uid", "source_id", "source_record_id", "harvested_at", "run_id", "raw_sha256")]
-DIST_COMPARED = ["access_url", "download_url", "format", "media_type", "license", "byte_size", "title"]
+DIST_COMPARED = ["access_url", "download_url", "format", "media_type", "license", "rights", "byte_size", "title"]
 
 
 @pytest.mark.parametrize("ext", ["ttl", "jsonld", "rdf"])

@@ -89,7 +89,7 @@ def _n(iri: str) -> NamedNode:
 A = _n(RDF + "type")
 _P = {name: _n(ns + name) for ns, names in (
     (DCT, ("title", "description", "identifier", "publisher", "creator", "license", "accessRights",
-           "issued", "modified", "language", "spatial", "temporal", "accrualPeriodicity", "format")),
+           "issued", "modified", "language", "spatial", "temporal", "accrualPeriodicity", "format", "rights")),
     (DCAT, ("dataset", "service", "distribution", "contactPoint", "theme", "keyword", "landingPage",
             "accessURL", "downloadURL", "mediaType", "byteSize", "startDate", "endDate", "endpointURL",
             "endpointDescription", "servesDataset")),
@@ -339,6 +339,7 @@ def _distribution(w: _Writer, ds: NamedNode, row: dict[str, Any], dataset_licens
     w.literal(node, _P["title"], row.get("title"))
     w.concept(node, _P["license"], row.get("license") or dataset_license, "LicenseDocument")
     w.concept(node, _P["format"], row.get("format"), "MediaTypeOrExtent")
+    w.concept(node, _P["rights"], row.get("rights"), "RightsStatement")
     media = _text(row.get("media_type"))
     if media:
         iri = media if is_iri(media) else _IANA + media

@@ -30,6 +30,9 @@ inventory quality
 echo
 echo "Inventory:  $INVENTORY_DATA_DIR/inventory.duckdb (tables datasets, distributions, data_services, algorithms, quarantine, harvest_runs, changes; <table>_history for every version)"
 echo "Exports:    $INVENTORY_DATA_DIR/exports/latest/ (Parquet and CSV per table)"
+echo "Catalogue:  $INVENTORY_DATA_DIR/exports/latest/catalog/catalog.ttl (DCAT-AP-NL 3.0, Hydra-paged; also .jsonld, .rdf)"
+echo "Algorithms: $INVENTORY_DATA_DIR/exports/latest/algorithm_register/algorithms.json (publication standard 1.0; also .csv)"
+echo "API, page:  make airflow, then http://localhost:8080/inventory/ui/ (Inventory page) and /inventory/docs (API)"
 echo "Data Docs:  $INVENTORY_DATA_DIR/reports/data_docs/index.html"
 echo "Raw pages:  $INVENTORY_DATA_DIR/landing/"
 exit $status

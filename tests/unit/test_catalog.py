@@ -258,3 +258,24 @@ def test_round_trip_through_the_projects_own_dcat_harvester(ext, monkeypatch, tm
     for dist in distributions:
         [back] = by_dataset[f"{base}/inventory/datasets/{dist['dataset_uid']}"]
         assert back == {c: dist[c] for c in DIST_COMPARED}
+
+
+def test_data_services_follow_the_datasets(public_url, monkeypatch):
+    monkeypatch.setenv("INVENTORY_CATALOG_PAGE_SIZE", "2")
+    sc.make_batch("api-register", "run1", kind="api-register", quarantine=[],
+                  data_services=[sc.data_service("api-register", 1),
+                                 sc.data_service("api-register", 2, authentication=["none"])])
+    folder = publish_inventory([rich_dataset(1)], [rich_distribution(1)])
+    assert exports.read_manifest()["catalog"]["data_services"] == 2 and exports.read_manifest()["catalog"]["pages"] == 2
+    pages = [graph_of(folder / "page-000001.ttl"), graph_of(folder / "page-000002.ttl")]
+    services = {svc: g for g in pages for svc in subjects_of_type(g, DCAT + "DataService")}
+    svc1 = f"{public_url}/data-services/{model.stable_uid('api-register', 'api-1')}"
+    svc2 = f"{public_url}/data-services/{model.stable_uid('api-register', 'api-2')}"
+    assert set(services) == {svc1, svc2}
+    g1, g2 = services[svc1], services[svc2]
+    assert objects(g1, svc1, DCAT + "endpointURL") == ["https://api.example.nl/1/v1"]
+    assert objects(g1, svc1, DCAT + "endpointDescription") == ["https://api.example.nl/1/v1/openapi.json"]
+    assert objects(g1, svc1, "http://purl.org/dc/terms/publisher") == ["https://identifier.overheid.nl/tooi/id/zbo/zb000143"]
+    assert objects(g1, svc1, "http://purl.org/dc/terms/accessRights") == [f"{EU}access-right/RESTRICTED"]
+    assert objects(g2, svc2, "http://purl.org/dc/terms/accessRights") == [f"{EU}access-right/PUBLIC"]
+    assert svc1 in objects(g1, f"{public_url}/catalog", DCAT + "service")

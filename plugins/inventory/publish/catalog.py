@@ -126,6 +126,7 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 _DATETIME = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?")
 _WKT = re.compile(r"\s*(POINT|POLYGON|MULTIPOLYGON|LINESTRING|MULTILINESTRING|MULTIPOINT|GEOMETRYCOLLECTION)\b", re.I)
 _IANA = "https://www.iana.org/assignments/media-types/"
+ACCESS_RIGHT = "http://publications.europa.eu/resource/authority/access-right/"
 
 
 @dataclass(frozen=True)
@@ -366,9 +367,20 @@ def data_service_triples(row: dict[str, Any], config: CatalogSettings | None = N
     w.link(svc, FOAF_PAGE, row.get("docs_url"))
     for theme in row.get("theme") or ():
         w.concept(svc, _P["theme"], theme, "Concept")
-    w.concept(svc, _P["accessRights"], row.get("access_rights"), "RightsStatement")
+    w.concept(svc, _P["accessRights"], row.get("access_rights") or service_access_rights(row.get("authentication")),
+              "RightsStatement")
+    w.literal(svc, _n(DCAT + "version"), row.get("version"))
     w.concept(svc, _P["license"], row.get("license"), "LicenseDocument")
     return w.triples
+
+
+def service_access_rights(authentication: Sequence[str] | None) -> str | None:
+    """A data service's access rights from how it is secured: open to anyone (``none``) is PUBLIC,
+    any credential makes it RESTRICTED; unknown when the register says nothing."""
+    methods = [m for m in (authentication or ()) if m]
+    if not methods:
+        return None
+    return ACCESS_RIGHT + ("PUBLIC" if all(m == "none" for m in methods) else "RESTRICTED")
 
 
 def publisher_uri(row: dict[str, Any]) -> str | None:

@@ -161,3 +161,20 @@ def test_links_appear_in_the_api(data_dir):
     uid = links.uid(links.AGENCY, 1)
     cluster = client.get(f"/datasets/{uid}").json()["cluster"]
     assert cluster == [{"dataset_uid": links.uid(links.PORTAL, 1), "source_id": links.PORTAL, "matched_by": "identifier"}]
+
+
+def test_rating_filter_and_quality_use_the_mqa_scores(client):
+    from inventory import pipeline
+    from inventory.publish import open_store
+
+    pipeline.score_quality()
+    with open_store() as st:
+        ratings = dict(st.fetchall("SELECT dataset_uid, rating FROM quality_scores"))
+    uid = model.stable_uid("gem-a", "ds-1")
+    rating = ratings[uid]
+    expected = sum(1 for u, r in ratings.items() if r == rating and u != model.stable_uid("gem-a", "ds-7"))
+    found = client.get("/datasets", params={"rating": rating, "per_page": 500}).json()
+    assert found["total"] == expected and uid in {d["dataset_uid"] for d in found["items"]}
+    assert client.get(f"/datasets/{uid}").json()["quality"]["rating"] == rating
+    summary = client.get("/summary").json()
+    assert sum(summary["ratings"].values()) == len(ratings)

@@ -13,6 +13,7 @@ import pytest
 import uvicorn
 from lxml import html
 
+from inventory import pipeline
 from inventory.api.app import create_app
 from inventory.publish import open_store, publish
 from tests.unit import publish_scenarios as sc
@@ -47,6 +48,7 @@ def served_api(data_dir):
                   algorithms=[sc.algorithm("alg-reg", i) for i in range(3)])
     sc.make_batch("broken", "run1", status="failed", datasets=None, quarantine=None)
     publish()
+    pipeline.score_quality()
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -84,10 +86,14 @@ def test_inventory_page_shows_the_stores_numbers(served_api, tmp_path):
             expected[(source, "quarantined")] = n
         runs = {r["source_id"]: r["status"] for r in st.latest_harvest_runs()}
         store_totals = {t: int(st.scalar(f'SELECT count(*) FROM "{t}"')) for t in ("datasets", "distributions", "algorithms")}
+        store_ratings = dict(st.fetchall("SELECT rating, count(*) FROM quality_scores GROUP BY rating"))
     assert {k: v for k, v in shown.items() if v} == expected
     assert status == runs == {"gem-a": "complete", "prov-b": "complete", "alg-reg": "complete", "broken": "failed"}
     assert {t: totals[t] for t in store_totals} == store_totals == {"datasets": 7, "distributions": 3, "algorithms": 3}
     assert int(dom.xpath("//b[@data-non-public='datasets']")[0].text_content()) == 1
+    ratings = {td.get("data-rating"): int(td.text_content()) for td in dom.xpath("//td[@data-rating]")}
+    assert set(ratings) == {"Excellent", "Good", "Sufficient", "Bad"}
+    assert {r: n for r, n in ratings.items() if n} == store_ratings and sum(ratings.values()) == 7
     # The page links to the API, the catalogue and (once validation ran) the reports.
     hrefs = {a.get("href") for a in dom.xpath("//a")}
     assert {"../docs", "../catalog", "../datasets?source=gem-a"} <= hrefs

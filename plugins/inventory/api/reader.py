@@ -69,8 +69,8 @@ KINDS = {
                        ("organization",), "status", None, "harvested_at", ("name", "algorithm_uid")),
 }
 RATINGS = ("Excellent", "Good", "Sufficient", "Bad")
-# The quality helper's per-dataset scores, under the names it may use.
-QUALITY_TABLES = ("dataset_quality", "quality_scores")
+# The per-dataset quality scores (``inventory.quality.score``).
+QUALITY_TABLES = ("quality_scores",)
 HISTORY_SUFFIX = "_history"
 
 

@@ -68,7 +68,9 @@ def export_filters(store: Store) -> dict[str, str]:
     for table in ("data_services",):
         if store.table_exists(table) and "access_rights" in store.table_columns(table):
             filters[table] = f"NOT {non_public_sql(q(table) + '.' + q('access_rights'))}"
-    for table in ("dataset_clusters", "algorithm_datasets", "dataset_quality"):
+    if store.table_exists("changes") and "record_uid" in store.table_columns("changes"):
+        filters["changes"] = f"NOT (record_type = 'datasets' AND record_uid IN ({hidden_datasets}))"
+    for table in ("dataset_clusters", "algorithm_datasets", "quality_scores"):
         if store.table_exists(table) and "dataset_uid" in store.table_columns(table):
             filters[table] = f"dataset_uid NOT IN ({hidden_datasets})"
     return filters

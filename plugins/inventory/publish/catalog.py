@@ -40,16 +40,17 @@ the text as ``rdfs:label``, so nothing is lost and the shapes still hold. Dates 
 
 from __future__ import annotations
 
+import itertools
 import logging
 import os
 import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import pyoxigraph
-from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple
+from pyoxigraph import RdfFormat, Triple
 
 from .. import settings
 from .store import Store, cols
@@ -82,8 +83,27 @@ PUBLIC_URL_ENV = "INVENTORY_PUBLIC_URL"
 DEFAULT_PUBLIC_URL = "http://localhost:8080/inventory"
 
 
-def _n(iri: str) -> NamedNode:
-    return NamedNode(iri)
+# Terms are N-Triples text: pyoxigraph's Triple objects cost ~15 µs each to build from Python, while a
+# page written as N-Triples text and parsed once by pyoxigraph (Rust) costs a fraction of that.
+def _n(iri: str) -> str:
+    return f"<{iri}>"
+
+
+_blank_ids = itertools.count()
+
+
+def _blank() -> str:
+    return f"_:b{next(_blank_ids)}"
+
+
+_ESCAPES = str.maketrans({"\\": "\\\\", '"': '\\"', "\n": "\\n", "\r": "\\r"})
+
+
+def _lit(text: str, datatype: str | None = None, language: str | None = None) -> str:
+    quoted = '"' + text.translate(_ESCAPES) + '"'
+    if datatype:
+        return f"{quoted}^^{datatype}"
+    return f"{quoted}@{language}" if language else quoted
 
 
 A = _n(RDF + "type")
@@ -141,6 +161,7 @@ class CatalogSettings:
     publisher_uri: str | None = None
     contact_email: str = "inventory@example.org"
     page_size: int = DEFAULT_PAGE_SIZE
+    formats: tuple[str, ...] = tuple(FORMATS)
 
     @classmethod
     def from_env(cls) -> "CatalogSettings":
@@ -151,6 +172,7 @@ class CatalogSettings:
             publisher_uri=env.get("INVENTORY_CATALOG_PUBLISHER_URI") or None,
             contact_email=env.get("INVENTORY_CATALOG_CONTACT") or cls.contact_email,
             page_size=int(env.get("INVENTORY_CATALOG_PAGE_SIZE") or DEFAULT_PAGE_SIZE),
+            formats=_formats(env.get("INVENTORY_CATALOG_FORMATS")),
         )
 
     def catalog_uri(self) -> str:
@@ -167,6 +189,17 @@ class CatalogSettings:
 
     def page_uri(self, page: int, ext: str) -> str:
         return f"{self.public_url}/catalog/{page_file(page, ext)}"
+
+
+def _formats(value: str | None) -> tuple[str, ...]:
+    """``$INVENTORY_CATALOG_FORMATS``: a comma-separated subset of ttl, jsonld, rdf (default: all)."""
+    if not value or not value.strip():
+        return tuple(FORMATS)
+    chosen = tuple(dict.fromkeys(v.strip().lower() for v in value.split(",") if v.strip()))
+    unknown = [v for v in chosen if v not in FORMATS]
+    if unknown or not chosen:
+        raise ValueError(f"INVENTORY_CATALOG_FORMATS must list some of {', '.join(FORMATS)}, not {value!r}")
+    return chosen
 
 
 def page_file(page: int, ext: str) -> str:
@@ -190,43 +223,46 @@ def _text(value: Any) -> str | None:
     return text or None
 
 
-def _date(value: Any) -> Literal | None:
+def _date(value: Any) -> str | None:
     text = _text(value)
     if text is None:
         return None
     if _DATE.fullmatch(text):
-        return Literal(text, datatype=XSD_DATE)
+        return _lit(text, XSD_DATE)
     if _DATETIME.fullmatch(text):
-        return Literal(text, datatype=XSD_DATETIME)
+        return _lit(text, XSD_DATETIME)
     if re.fullmatch(r"\d{4}", text):
-        return Literal(text, datatype=XSD_GYEAR)
-    return Literal(text)
+        return _lit(text, XSD_GYEAR)
+    return _lit(text)
 
 
 class _Writer:
     """Collects the triples of one document; blank nodes for values without an IRI."""
 
     def __init__(self) -> None:
-        self.triples: list[Triple] = []
+        self.lines: list[str] = []
         self._typed: set[tuple[str, str]] = set()
 
-    def add(self, s: Any, p: NamedNode, o: Any) -> None:
-        self.triples.append(Triple(s, p, o))
+    def add(self, s: str, p: str, o: str) -> None:
+        self.lines.append(f"{s} {p} {o} .\n")
 
-    def literal(self, s: Any, p: NamedNode, value: Any, language: str | None = None) -> None:
+    def text(self) -> str:
+        return "".join(self.lines)
+
+    def literal(self, s: str, p: str, value: Any, language: str | None = None) -> None:
         text = _text(value)
         if text is not None:
-            self.add(s, p, Literal(text, language=language) if language else Literal(text))
+            self.add(s, p, _lit(text, language=language))
 
-    def typed(self, node: NamedNode, cls: str) -> None:
-        key = (node.value, cls)
+    def typed(self, node: str, cls: str) -> None:
+        key = (node, cls)
         if key not in self._typed:  # a theme or licence shared by many datasets is typed once a page
             self._typed.add(key)
             self.add(node, A, CLASSES[cls])
             if cls == "Concept":  # DCAT-AP requires a label; the inventory knows the code only
-                self.add(node, SKOS_PREFLABEL, Literal(_code(node.value)))
+                self.add(node, SKOS_PREFLABEL, _lit(_code(node[1:-1])))
 
-    def concept(self, s: Any, p: NamedNode, value: Any, cls: str) -> None:
+    def concept(self, s: str, p: str, value: Any, cls: str) -> None:
         """A controlled value: its IRI typed ``cls``, else a blank ``cls`` node labelled with the text."""
         text = _text(value)
         if text is None:
@@ -236,23 +272,23 @@ class _Writer:
             self.add(s, p, node)
             self.typed(node, cls)
         else:
-            node = BlankNode()
+            node = _blank()
             self.add(s, p, node)
             self.add(node, A, CLASSES[cls])
-            self.add(node, RDFS_LABEL, Literal(text))
+            self.add(node, RDFS_LABEL, _lit(text))
 
     def agent(self, s: Any, name: Any, uri: Any) -> None:
         """``dct:publisher`` and ``dct:creator``: one ``foaf:Agent``."""
         name, uri = _text(name), _text(uri)
         if name is None and uri is None:
             return
-        node: Any = _n(uri) if uri and is_iri(uri) else BlankNode()
+        node = _n(uri) if uri and is_iri(uri) else _blank()
         self.add(s, _P["publisher"], node)
         self.add(s, _P["creator"], node)
-        if isinstance(node, NamedNode):
-            if (node.value, "Agent") in self._typed:
+        if node[0] == "<":
+            if (node, "Agent") in self._typed:
                 return
-            self._typed.add((node.value, "Agent"))
+            self._typed.add((node, "Agent"))
         self.add(node, A, CLASSES["Agent"])
         self.literal(node, FOAF_NAME, name or uri)
 
@@ -260,16 +296,16 @@ class _Writer:
         text = _text(value)
         if text is None:
             return
-        node = BlankNode()
+        node = _blank()
         self.add(s, _P["contactPoint"], node)
         self.add(node, A, CLASSES["Kind"])
         address = text[7:] if text.lower().startswith("mailto:") else text
         if _EMAIL.fullmatch(address) and is_iri("mailto:" + address):
             self.add(node, VCARD_EMAIL, _n("mailto:" + address))
         else:
-            self.add(node, VCARD_FN, Literal(text))
+            self.add(node, VCARD_FN, _lit(text))
 
-    def link(self, s: Any, p: NamedNode, value: Any, cls: str | None = "Document") -> None:
+    def link(self, s: str, p: str, value: Any, cls: str | None = "Document") -> None:
         text = _text(value)
         if text and is_iri(text):
             node = _n(text)
@@ -279,11 +315,22 @@ class _Writer:
 
 
 # ------------------------------------------------------------------------------------ records
+def dataset_ntriples(row: dict[str, Any], distributions: Sequence[dict[str, Any]] = (),
+                     config: CatalogSettings | None = None) -> str:
+    """One ``datasets`` row (and its ``distributions`` rows) as DCAT-AP-NL 3.0, in N-Triples."""
+    w = _Writer()
+    _write_dataset(w, row, distributions, config or CatalogSettings.from_env())
+    return w.text()
+
+
 def dataset_triples(row: dict[str, Any], distributions: Sequence[dict[str, Any]] = (),
-                    config: CatalogSettings | None = None, writer: _Writer | None = None) -> list[Triple]:
-    """One ``datasets`` row (and its ``distributions`` rows) as DCAT-AP-NL 3.0 triples."""
-    config = config or CatalogSettings.from_env()
-    w = writer or _Writer()
+                    config: CatalogSettings | None = None) -> list[Triple]:
+    """The same as pyoxigraph triples."""
+    return [q.triple for q in pyoxigraph.parse(dataset_ntriples(row, distributions, config), RdfFormat.N_TRIPLES)]
+
+
+def _write_dataset(w: _Writer, row: dict[str, Any], distributions: Sequence[dict[str, Any]],
+                   config: CatalogSettings) -> None:
     ds = _n(config.dataset_uri(row["dataset_uid"]))
     w.add(ds, A, CLASSES["Dataset"])
     w.literal(ds, _P["title"], row.get("title"))
@@ -306,17 +353,17 @@ def dataset_triples(row: dict[str, Any], distributions: Sequence[dict[str, Any]]
         w.concept(ds, _P["language"], language, "LinguisticSystem")
     spatial = _text(row.get("spatial"))
     if spatial and _WKT.match(spatial):
-        place = BlankNode()
+        place = _blank()
         w.add(ds, _P["spatial"], place)
         w.add(place, A, CLASSES["Location"])
         # DCAT 2+: a bounding box or centre point as WKT (locn:geometry wants a Geometry node).
         where = DCAT_CENTROID if spatial.lstrip().upper().startswith("POINT") else DCAT_BBOX
-        w.add(place, where, Literal(spatial, datatype=WKT))
+        w.add(place, where, _lit(spatial, WKT))
     else:
         w.concept(ds, _P["spatial"], spatial, "Location")
     start, end = _date(row.get("temporal_start")), _date(row.get("temporal_end"))
     if start is not None or end is not None:
-        period = BlankNode()
+        period = _blank()
         w.add(ds, _P["temporal"], period)
         w.add(period, A, CLASSES["PeriodOfTime"])
         if start is not None:
@@ -326,10 +373,9 @@ def dataset_triples(row: dict[str, Any], distributions: Sequence[dict[str, Any]]
     w.concept(ds, _P["accrualPeriodicity"], row.get("frequency"), "Frequency")
     for dist in distributions:
         _distribution(w, ds, dist, row.get("license"), config)
-    return w.triples
 
 
-def _distribution(w: _Writer, ds: NamedNode, row: dict[str, Any], dataset_license: Any,
+def _distribution(w: _Writer, ds: str, row: dict[str, Any], dataset_license: Any,
                   config: CatalogSettings) -> None:
     node = _n(config.distribution_uri(row["distribution_uid"]))
     w.add(ds, _P["distribution"], node)
@@ -347,14 +393,11 @@ def _distribution(w: _Writer, ds: NamedNode, row: dict[str, Any], dataset_licens
         w.concept(node, _P["mediaType"], iri if is_iri(iri) else media, "MediaType")
     size = row.get("byte_size")
     if size is not None and int(size) >= 0:
-        w.add(node, _P["byteSize"], Literal(str(int(size)), datatype=XSD_NNI))
+        w.add(node, _P["byteSize"], _lit(str(int(size)), XSD_NNI))
 
 
-def data_service_triples(row: dict[str, Any], config: CatalogSettings | None = None,
-                         writer: _Writer | None = None) -> list[Triple]:
+def _write_data_service(w: _Writer, row: dict[str, Any], config: CatalogSettings) -> None:
     """One ``data_services`` row as a ``dcat:DataService``."""
-    config = config or CatalogSettings.from_env()
-    w = writer or _Writer()
     svc = _n(config.data_service_uri(row["service_uid"]))
     w.add(svc, A, CLASSES["DataService"])
     w.literal(svc, _P["title"], row.get("title"))
@@ -371,7 +414,6 @@ def data_service_triples(row: dict[str, Any], config: CatalogSettings | None = N
               "RightsStatement")
     w.literal(svc, _n(DCAT + "version"), row.get("version"))
     w.concept(svc, _P["license"], row.get("license"), "LicenseDocument")
-    return w.triples
 
 
 def service_access_rights(authentication: Sequence[str] | None) -> str | None:
@@ -392,29 +434,36 @@ def publisher_uri(row: dict[str, Any]) -> str | None:
     return None
 
 
-def serialise(triples: Iterable[Triple], ext: str = "ttl") -> bytes:
-    """Triples as Turtle (``ttl``), JSON-LD (``jsonld``) or RDF/XML (``rdf``)."""
+def parse(ntriples: str) -> list[Any]:
+    """N-Triples text as pyoxigraph quads. Lenient: an IRI the checks above let through but the strict
+    parser would refuse must not fail a whole page."""
+    return list(pyoxigraph.parse(ntriples, RdfFormat.N_TRIPLES, lenient=True))
+
+
+def serialise(ntriples: str | Sequence[Any], ext: str = "ttl") -> bytes:
+    """N-Triples text (or parsed quads) as Turtle (``ttl``), JSON-LD (``jsonld``) or RDF/XML (``rdf``)."""
     fmt = FORMATS[ext]
     kwargs: dict[str, Any] = {"format": fmt}
-    if fmt is not RdfFormat.N_TRIPLES and fmt is not RdfFormat.JSON_LD:
+    if fmt is not RdfFormat.JSON_LD:
         kwargs["prefixes"] = PREFIXES
-    return pyoxigraph.serialize(triples, **kwargs)
+    quads = parse(ntriples) if isinstance(ntriples, str) else ntriples
+    return pyoxigraph.serialize(quads, **kwargs)
 
 
 def serialise_dataset(row: dict[str, Any], distributions: Sequence[dict[str, Any]] = (), ext: str = "ttl",
                       config: CatalogSettings | None = None) -> bytes:
     """One dataset as a DCAT-AP-NL document (for per-record SHACL checks and the API)."""
-    return serialise(dataset_triples(row, distributions, config), ext)
+    return serialise(dataset_ntriples(row, distributions, config), ext)
 
 
 # ------------------------------------------------------------------------------------ the catalogue
-def _catalog_node(w: _Writer, config: CatalogSettings) -> NamedNode:
+def _catalog_node(w: _Writer, config: CatalogSettings) -> str:
     cat = _n(config.catalog_uri())
     w.add(cat, A, CLASSES["Catalog"])
     w.add(cat, A, CLASSES["Collection"])
     w.literal(cat, _P["title"], config.title, "en")
     w.literal(cat, _P["description"], config.description, "en")
-    node: Any = _n(config.publisher_uri) if config.publisher_uri else BlankNode()
+    node = _n(config.publisher_uri) if config.publisher_uri else _blank()
     w.add(cat, _P["publisher"], node)
     w.add(node, A, CLASSES["Agent"])
     w.literal(node, FOAF_NAME, config.publisher_name)
@@ -422,14 +471,26 @@ def _catalog_node(w: _Writer, config: CatalogSettings) -> NamedNode:
     return cat
 
 
-def page_triples(datasets: Sequence[tuple[dict, list[dict]]], services: Sequence[dict], page: int, pages: int,
-                 total: int, ext: str, config: CatalogSettings) -> list[Triple]:
-    """One page of the catalogue: the catalogue node, its items on this page, and the Hydra view."""
+def page_ntriples(datasets: Sequence[tuple[dict, list[dict]]], services: Sequence[dict], total: int,
+                  config: CatalogSettings) -> str:
+    """One page of the catalogue without its Hydra view: the catalogue node and its items on this page."""
     w = _Writer()
     cat = _catalog_node(w, config)
-    w.add(cat, HYDRA_P["totalItems"], Literal(str(total), datatype=_n(XSD + "integer")))
+    w.add(cat, HYDRA_P["totalItems"], _lit(str(total), _n(XSD + "integer")))
+    for row, dists in datasets:
+        w.add(cat, _P["dataset"], _n(config.dataset_uri(row["dataset_uid"])))
+        _write_dataset(w, row, dists, config)
+    for row in services:
+        w.add(cat, _P["service"], _n(config.data_service_uri(row["service_uid"])))
+        _write_data_service(w, row, config)
+    return w.text()
+
+
+def view_ntriples(page: int, pages: int, ext: str, config: CatalogSettings) -> str:
+    """The page's ``hydra:PartialCollectionView``, linking the pages of the same format."""
+    w = _Writer()
     view = _n(config.page_uri(page, ext))
-    w.add(cat, HYDRA_P["view"], view)
+    w.add(_n(config.catalog_uri()), HYDRA_P["view"], view)
     w.add(view, A, CLASSES["PartialCollectionView"])
     w.add(view, HYDRA_P["first"], _n(config.page_uri(1, ext)))
     w.add(view, HYDRA_P["last"], _n(config.page_uri(pages, ext)))
@@ -437,13 +498,7 @@ def page_triples(datasets: Sequence[tuple[dict, list[dict]]], services: Sequence
         w.add(view, HYDRA_P["previous"], _n(config.page_uri(page - 1, ext)))
     if page < pages:
         w.add(view, HYDRA_P["next"], _n(config.page_uri(page + 1, ext)))
-    for row, dists in datasets:
-        w.add(cat, _P["dataset"], _n(config.dataset_uri(row["dataset_uid"])))
-        dataset_triples(row, dists, config, w)
-    for row in services:
-        w.add(cat, _P["service"], _n(config.data_service_uri(row["service_uid"])))
-        data_service_triples(row, config, w)
-    return w.triples
+    return w.text()
 
 
 def _dicts(names: list[str], batches: Iterator[list[tuple]]) -> Iterator[dict[str, Any]]:
@@ -481,6 +536,7 @@ def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None 
     records out this way.
     """
     config = config or CatalogSettings.from_env()
+    formats = config.formats
     folder.mkdir(parents=True, exist_ok=True)
     has_services = store.table_exists("data_services")
     n_datasets = int(store.scalar(f"SELECT count(*) FROM datasets d WHERE {dataset_filter}") or 0)
@@ -501,8 +557,9 @@ def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None 
     page, datasets, services = 1, [], []
 
     def flush() -> None:
-        for ext in FORMATS:
-            data = serialise(page_triples(datasets, services, page, pages, total, ext, config), ext)
+        body = parse(page_ntriples(datasets, services, total, config))  # built once, written in every format
+        for ext in formats:
+            data = serialise(body + parse(view_ntriples(page, pages, ext, config)), ext)
             (folder / page_file(page, ext)).write_bytes(data)
 
     for kind, item in items():
@@ -514,9 +571,9 @@ def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None 
         flush()
     else:
         page -= 1
-    for ext in FORMATS:  # the catalogue's entry point in each format is its first page
+    for ext in formats:  # the catalogue's entry point in each format is its first page
         shutil.copyfile(folder / page_file(1, ext), folder / f"catalog.{ext}")
     log.info("catalogue: %d datasets and %d data services in %d pages of %d", n_datasets, n_services, page, size)
     return {"datasets": n_datasets, "data_services": n_services, "pages": page, "page_size": size,
-            "formats": {ext: MEDIA_TYPES[ext] for ext in FORMATS}, "first": {ext: page_file(1, ext) for ext in FORMATS},
+            "formats": {ext: MEDIA_TYPES[ext] for ext in formats}, "first": {ext: page_file(1, ext) for ext in formats},
             "public_url": config.catalog_uri()}

@@ -15,8 +15,11 @@ from lxml import html
 
 from inventory import pipeline
 from inventory.api.app import create_app
+from inventory.quality import scorecards
 from inventory.publish import open_store, publish
 from tests.unit import publish_scenarios as sc
+
+pytestmark = pytest.mark.browser
 
 EU = "http://publications.europa.eu/resource/authority/"
 
@@ -49,6 +52,8 @@ def served_api(data_dir):
     sc.make_batch("broken", "run1", status="failed", datasets=None, quarantine=None)
     publish()
     pipeline.score_quality()
+    with open_store() as st:
+        scorecards.write_scorecards(st)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(create_app(), host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -96,4 +101,10 @@ def test_inventory_page_shows_the_stores_numbers(served_api, tmp_path):
     assert {r: n for r, n in ratings.items() if n} == store_ratings and sum(ratings.values()) == 7
     # The page links to the API, the catalogue and (once validation ran) the reports.
     hrefs = {a.get("href") for a in dom.xpath("//a")}
-    assert {"../docs", "../catalog", "../datasets?source=gem-a"} <= hrefs
+    assert {"../docs", "../catalog", "../datasets?source=gem-a", "../reports/scorecards/index.html"} <= hrefs
+    assert any(h.startswith("../reports/scorecards/publishers/") for h in hrefs)
+    overview = subprocess.run(
+        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+         f"--user-data-dir={tmp_path / 'chromium'}", "--dump-dom", f"{served_api}/reports/scorecards/index.html"],
+        capture_output=True, text=True, timeout=120)
+    assert overview.returncode == 0 and "<svg" in overview.stdout  # the linked scorecard is served

@@ -230,7 +230,10 @@ def _reports() -> dict[str, str]:
     root = settings.reports_dir()
     found = {}
     if (settings.data_docs_dir() / "index.html").exists():
-        found["Data Docs (Great Expectations)"] = "../reports/" + str(settings.data_docs_dir().relative_to(root)) + "/index.html"
-    for path in sorted(root.glob("scorecard*/**/index.html")) + sorted(root.glob("scorecards*/*.html"))[:50]:
-        found[f"Scorecard: {path.parent.name if path.name == 'index.html' else path.stem}"] = "../reports/" + str(path.relative_to(root))
+        found["Data Docs (Great Expectations)"] = "../reports/" + settings.data_docs_dir().relative_to(root).as_posix() + "/index.html"
+    scorecards = root / "scorecards"
+    if (scorecards / "index.html").exists():
+        found["Scorecards: overview"] = "../reports/scorecards/index.html"
+    for path in sorted((scorecards / "publishers").glob("*.html"))[:100]:
+        found[f"Scorecard: {path.stem}"] = "../reports/" + path.relative_to(root).as_posix()
     return found

@@ -24,7 +24,7 @@ from tests.conftest import PROJECT
 from tests.unit import publish_scenarios as sc
 
 EU = "http://publications.europa.eu/resource/authority/"
-TOOI_IENW = "https://identifier.overheid.nl/tooi/id/ministerie/mnre1153"
+TOOI_RWS = "https://identifier.overheid.nl/tooi/id/oorg/oorg10004"  # Rijkswaterstaat
 DCAT = "http://www.w3.org/ns/dcat#"
 HYDRA = "http://www.w3.org/ns/hydra/core#"
 RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
@@ -48,7 +48,7 @@ def rich_dataset(n: int, **over) -> dict:
     row = sc.dataset(
         SOURCE, n, identifier=f"https://data.rijkswaterstaat.nl/ds/{n}", title=f"Waterstanden {n}",
         description=f"Gemeten waterstanden, meetpunt {n}.", publisher="Rijkswaterstaat",
-        publisher_uri=TOOI_IENW, contact_point="servicedesk-data@rws.nl",
+        publisher_uri=TOOI_RWS, contact_point="servicedesk-data@rws.nl",
         theme=[f"{EU}data-theme/ENVI"], keyword=["water", f"meetpunt-{n}"],
         license=CC0, access_rights=f"{EU}access-right/PUBLIC",
         issued="2024-01-15", modified="2026-11-01T08:30:00Z", landing_page=f"https://data.rijkswaterstaat.nl/ds/{n}/info",
@@ -127,8 +127,8 @@ def test_dataset_mapping_publisher_tooi_contact_and_distribution(public_url):
     g = pyoxigraph.Store()
     g.load(catalog.serialise_dataset(row, [dist]), RdfFormat.TURTLE)
     ds = f"{public_url}/datasets/{row['dataset_uid']}"
-    assert objects(g, ds, "http://purl.org/dc/terms/publisher") == [TOOI_IENW]
-    assert objects(g, TOOI_IENW, "http://xmlns.com/foaf/0.1/name") == ["Rijkswaterstaat"]
+    assert objects(g, ds, "http://purl.org/dc/terms/publisher") == [TOOI_RWS]
+    assert objects(g, TOOI_RWS, "http://xmlns.com/foaf/0.1/name") == ["Rijkswaterstaat"]
     assert objects(g, ds, "http://purl.org/dc/terms/identifier") == ["https://data.rijkswaterstaat.nl/ds/1"]
     [card] = objects(g, ds, DCAT + "contactPoint")
     assert [q.object.value for q in g.quads_for_pattern(None, NamedNode("http://www.w3.org/2006/vcard/ns#hasEmail"), None)] \
@@ -139,8 +139,8 @@ def test_dataset_mapping_publisher_tooi_contact_and_distribution(public_url):
     # A canonical organisation's TOOI URI wins over what the source said.
     g2 = pyoxigraph.Store()
     g2.load(catalog.serialise_dataset({**row, "publisher_uri": "https://example.nl/org/rws",
-                                       "organization_uri": TOOI_IENW}, []), RdfFormat.TURTLE)
-    assert objects(g2, ds, "http://purl.org/dc/terms/publisher") == [TOOI_IENW]
+                                       "organization_uri": TOOI_RWS}, []), RdfFormat.TURTLE)
+    assert objects(g2, ds, "http://purl.org/dc/terms/publisher") == [TOOI_RWS]
 
 
 def test_values_without_an_iri_are_kept_as_labelled_nodes(public_url):
@@ -216,7 +216,9 @@ def serve(folder: Path, prefix: str):
         server.server_close()
 
 
-COMPARED = [c for c in model.DATASETS.names if c not in (
+# Every canonical column but the key, the provenance and the ``*_original`` columns: those hold the value
+# as the source wrote it, and for the round trip the source is the catalogue, which writes the mapped value.
+COMPARED = [c for c in model.DATASETS.names if not c.endswith("_original") and c not in (
     "dataset_uid", "source_id", "source_record_id", "harvested_at", "run_id", "raw_sha256")]
 DIST_COMPARED = ["access_url", "download_url", "format", "media_type", "license", "rights", "byte_size", "title"]
 
@@ -245,13 +247,10 @@ def test_round_trip_through_the_projects_own_dcat_harvester(ext, monkeypatch, tm
         back = harvested[f"{base}/inventory/datasets/{row['dataset_uid']}"]
         expected = {c: row.get(c) for c in COMPARED}
         got = {c: back.get(c) for c in COMPARED}
-        for c in ("theme", "keyword", "language", "theme_original"):  # lists: none and empty are one
+        for c in ("theme", "keyword", "language"):  # lists: none and empty are one
             expected[c], got[c] = list(expected[c] or []), list(got[c] or [])
-        expected["license_original"] = got_license = expected["license"]  # the catalogue writes the mapped licence
-        expected["access_rights_original"] = expected["access_rights"]
-        expected["frequency_original"] = expected["frequency"]
-        expected["theme_original"] = expected["theme"]
-        assert got == expected, (got_license, row["dataset_uid"])
+        assert got == expected, row["dataset_uid"]
+        assert back["license_original"] == row["license"]  # the catalogue writes the mapped licence
     by_dataset: dict[str, list[dict]] = {}
     for d in pq.read_table(batch.harvested("distributions")).to_pylist():
         by_dataset.setdefault(d["source_record_id"], []).append({c: d[c] for c in DIST_COMPARED})

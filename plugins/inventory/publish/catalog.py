@@ -427,7 +427,7 @@ def service_access_rights(authentication: Sequence[str] | None) -> str | None:
 
 def publisher_uri(row: dict[str, Any]) -> str | None:
     """The publisher's URI: the canonical organisation's (a TOOI URI) when matched, else the source's."""
-    for column in ("organization_uri", "publisher_tooi", "publisher_uri"):
+    for column in ("organization_uri", "publisher_uri"):
         value = _text(row.get(column))
         if value and is_iri(value):
             return value

@@ -22,6 +22,12 @@ operators (e-mail / webhook, `config/notifications.yaml`).
 A reader sees the previous inventory or the new one, never a mix. The asset
 `inventory://published/inventory` is updated with the counts.
 
+In the same transaction it derives the cross-source links (`dataset_clusters`, `algorithm_datasets`).
+Each export release also holds the **DCAT-AP-NL 3.0 catalogue** (`exports/latest/catalog/`, Turtle,
+JSON-LD and RDF/XML, Hydra-paged) and the **algorithm register export** in the publication standard
+1.0 (`exports/latest/algorithm_register/`); records marked non-public are left out of all exports.
+The API and the Inventory page (`/inventory/ui/`) read what this DAG published.
+
 **check_links** then checks the distributions' access and download URLs that are due (HEAD, else a
 ranged GET; one request at a time per host; a URL is checked again only after
 `INVENTORY_LINK_CHECK_TTL_HOURS`, default a week; no new request after

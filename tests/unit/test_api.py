@@ -46,7 +46,10 @@ def test_search_filters_and_paging(client):
     assert client.get("/datasets", params={"theme": ENVI}).json()["total"] == 4
     assert client.get("/datasets", params={"publisher": "gemeente voorbeeld"}).json()["total"] == 7
     assert client.get("/datasets", params={"publisher": "https://identifier.overheid.nl/tooi/id/gemeente/gm9999"}).json()["total"] == 7
-    assert client.get("/datasets", params={"changed_since": "2026-05-01"}).json()["total"] == 3  # May, June, July
+    assert client.get("/datasets", params={"modified_since": "2026-05-01"}).json()["total"] == 3  # May, June, July
+    # changed_since: published in the inventory since then (all of them were, just now).
+    assert client.get("/datasets", params={"changed_since": "2026-05-01"}).json()["total"] == 7
+    assert client.get("/datasets", params={"changed_since": "2999-01-01T00:00:00Z"}).json()["total"] == 0
     assert client.get("/datasets", params={"source": "nope"}).json()["total"] == 0
     assert client.get("/algorithms", params={"status": "in gebruik"}).json()["total"] == 1
     assert client.get("/algorithms", params={"publisher": "Provincie Y"}).json()["items"][0]["algorithm_uid"] == \
@@ -93,7 +96,12 @@ def test_history_after_a_change(client):
     publish()
     body = client.get(f"/datasets/{uid}").json()
     assert body["record"]["title"] == "Parkeren, herzien"
-    assert isinstance(body["history"], list)
+    versions = body["history"]  # newest first; the old one closed when the new one was published
+    assert [v["title"] for v in versions] == ["Parkeren, herzien", "Parkeren zone 1"]
+    assert versions[0]["valid_to"] is None and versions[1]["valid_to"] == versions[0]["valid_from"]
+    # The change is in the change log the page shows, naming the field.
+    changes = client.get("/summary").json()["changes"]
+    assert any(c["record_uid"] == uid and c["change"] == "changed" and "title" in c["fields"] for c in changes)
 
 
 def test_missing_record_is_a_404_with_a_sentence(client):
@@ -109,6 +117,7 @@ def test_missing_record_is_a_404_with_a_sentence(client):
     ({"page": "two"}, "page"),
     ({"rating": "Great"}, "rating"),
     ({"changed_since": "last tuesday"}, "changed_since"),
+    ({"modified_since": "2026-13-45"}, "modified_since"),
     ({"format": "xlsx"}, "format"),
 ])
 def test_bad_parameters_are_a_422_naming_the_parameter(client, params, parameter):
@@ -138,7 +147,8 @@ def test_catalogue_summary_and_openapi(client):
     spec = client.get("/openapi.json").json()
     assert {"/datasets", "/datasets/{uid}", "/algorithms", "/data-services", "/catalog", "/summary"} <= set(spec["paths"])
     names = {p["name"] for p in spec["paths"]["/datasets"]["get"]["parameters"]}
-    assert {"q", "publisher", "theme", "rating", "status", "changed_since", "page", "per_page", "format"} <= names
+    assert {"q", "publisher", "theme", "rating", "status", "changed_since", "modified_since", "page", "per_page",
+            "format"} <= names
 
 
 def test_the_api_reads_the_store_read_only(client):

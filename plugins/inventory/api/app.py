@@ -7,9 +7,9 @@ Routes (relative to the mount point):
     Search and filter: ``q`` (text in title/name and description), ``publisher`` (name or URI,
     case-insensitive; an algorithm's organisation), ``theme`` (a theme URI), ``rating`` (the quality
     rating: Excellent, Good, Sufficient, Bad), ``status`` (an algorithm's status, a data service's
-    lifecycle status), ``changed_since`` (ISO date or date-time: modified at the source for datasets,
-    first published with its current content for the others, or in the history when the store
-    keeps one), ``source`` (a source id); ``page`` (from 1) and ``per_page`` (1-500). ``format=csv``
+    lifecycle status), ``changed_since`` (ISO date or date-time: a version of the record was published
+    in the inventory since then, from the history), ``modified_since`` (a dataset's own ``modified``
+    at the source), ``source`` (a source id); ``page`` (from 1) and ``per_page`` (1-500). ``format=csv``
     downloads every matching record as CSV instead (lists as JSON arrays).
 ``GET /datasets/{uid}`` (and the others)
     One record with its history, quality, distributions, the same dataset in other catalogues
@@ -73,7 +73,7 @@ def reader() -> Iterator[Reader]:
         yield Reader(store)
 
 
-def _changed_since(value: str | None) -> str | None:
+def _iso(name: str, value: str | None) -> str | None:
     if value is None:
         return None
     try:
@@ -82,7 +82,7 @@ def _changed_since(value: str | None) -> str | None:
         try:
             parsed = date.fromisoformat(value)
         except ValueError:
-            raise HTTPException(422, {"parameter": "changed_since", "message": f"changed_since must be an ISO date "
+            raise HTTPException(422, {"parameter": name, "message": f"{name} must be an ISO date "
                                       f"or date-time such as 2026-01-31, not {value!r}"}) from None
     return parsed.isoformat()
 
@@ -93,11 +93,13 @@ def filters(
     theme: Annotated[str | None, Query(max_length=500, description="A theme URI, e.g. http://publications.europa.eu/resource/authority/data-theme/ENVI")] = None,
     rating: Annotated[Rating | None, Query(description="The quality rating of a dataset")] = None,
     status: Annotated[str | None, Query(max_length=100, description="An algorithm's status or a data service's lifecycle status")] = None,
-    changed_since: Annotated[str | None, Query(description="ISO date or date-time")] = None,
+    changed_since: Annotated[str | None, Query(description="ISO date or date-time: a version published in the inventory since then")] = None,
+    modified_since: Annotated[str | None, Query(description="ISO date or date-time: modified at the source since then (datasets)")] = None,
     source: Annotated[str | None, Query(max_length=100, description="A source id from the sources file")] = None,
 ) -> dict[str, Any]:
     return {"q_text": q, "publisher": publisher, "theme": theme, "rating": rating.value if rating else None,
-            "status": status, "changed_since": _changed_since(changed_since), "source": source}
+            "status": status, "changed_since": _iso("changed_since", changed_since),
+            "modified_since": _iso("modified_since", modified_since), "source": source}
 
 
 def _csv(kind: Kind, found: dict[str, Any]) -> Iterator[str]:

@@ -55,7 +55,7 @@ class Kind:
     publisher: tuple[str, ...]  # columns matched by ``publisher``
     status: str | None  # column matched by ``status``
     theme: str | None  # list column matched by ``theme``
-    changed: str | None  # column compared with ``changed_since`` (ISO text or timestamp)
+    modified: str | None  # the source's own modification date (ISO text), for ``modified_since``
     order: tuple[str, ...]
 
 
@@ -63,10 +63,10 @@ KINDS = {
     "datasets": Kind("datasets", "dataset_uid", "datasets", ("title", "description", "identifier"),
                      ("publisher", "publisher_uri"), None, "theme", "modified", ("title", "dataset_uid")),
     "data_services": Kind("data_services", "service_uid", "data-services", ("title", "description"),
-                          ("publisher", "publisher_uri"), "lifecycle_status", None, "harvested_at",
+                          ("publisher", "publisher_uri"), "lifecycle_status", None, None,
                           ("title", "service_uid")),
     "algorithms": Kind("algorithms", "algorithm_uid", "algorithms", ("name", "description_short", "goal"),
-                       ("organization",), "status", None, "harvested_at", ("name", "algorithm_uid")),
+                       ("organization",), "status", None, None, ("name", "algorithm_uid")),
 }
 RATINGS = ("Excellent", "Good", "Sufficient", "Bad")
 # The per-dataset quality scores (``inventory.quality.score``).
@@ -124,7 +124,7 @@ class Reader:
 
     def where(self, kind: Kind, *, q_text: str | None, publisher: str | None, theme: str | None,
               rating: str | None, status: str | None, changed_since: str | None,
-              source: str | None) -> tuple[str, list[Any]]:
+              source: str | None, modified_since: str | None = None) -> tuple[str, list[Any]]:
         conds, params = ["TRUE"], []
         present = set(self.columns(kind.table))
         if q_text:
@@ -141,16 +141,19 @@ class Reader:
         if status and kind.status in present:
             conds.append(f"lower(t.{q(kind.status)}) = lower(?)")
             params.append(status)
-        if changed_since and kind.changed in present:
+        if changed_since:
+            # Changed in the inventory: a version published since then (the history), else, in a
+            # store without history, harvested since then.
             history = self._history_table(kind)
             if history:
                 conds.append(f"t.{q(kind.uid)} IN (SELECT {q(kind.uid)} FROM {q(history)} WHERE "
                              f"{q('valid_from')} >= CAST(? AS TIMESTAMPTZ))")
-            elif kind.changed == "harvested_at":
-                conds.append(f"t.{q(kind.changed)} >= CAST(? AS TIMESTAMPTZ)")
-            else:  # ISO dates and date-times compare as text
-                conds.append(f"t.{q(kind.changed)} >= ?")
+            else:
+                conds.append(f"t.{q('harvested_at')} >= CAST(? AS TIMESTAMPTZ)")
             params.append(changed_since)
+        if modified_since and kind.modified in present:
+            conds.append(f"t.{q(kind.modified)} >= ?")  # ISO dates and date-times compare as text
+            params.append(modified_since)
         if source:
             conds.append("t.source_id = ?")
             params.append(source)

@@ -77,7 +77,7 @@ def build_harvest_dag(*, dag_id: str, source_ids: list[str], asset: Asset, sched
             return counts
 
         # Operators are told (config/notifications.yaml) when this fails.
-        @task(trigger_rule="all_done", retries=0, on_failure_callback=InventoryNotifier())
+        @task(trigger_rule="all_done", retries=0, on_failure_callback=InventoryNotifier(source_ids=source_ids))
         def check_sources(counts: dict[str, Any]) -> None:
             """Fail the run, naming them, when a source failed or was partial (publish still ran for the rest)."""
             bad = {**{s: "failed" for s in counts["failed"]}, **{s: "partial" for s in counts["partial"]}}

@@ -197,9 +197,20 @@ class InventoryNotifier(BaseNotifier):
 
     template_fields = ()
 
-    def __init__(self, config_path: str | None = None):
+    def __init__(self, config_path: str | None = None, source_ids: list[str] | None = None):
+        """``source_ids``: the harvest DAG's sources, whose batch reports of the failing run are
+        reported (they are not published yet); without it, the sources whose latest published run
+        failed or was held (the publish DAG)."""
         super().__init__()
         self.config_path = config_path
+        self.source_ids = list(source_ids) if source_ids is not None else None
+
+    def _runs(self, run_id: str) -> list[dict[str, Any]]:
+        if self.source_ids is None:
+            return problem_runs()
+        from .pipeline import run_reports
+
+        return [{**r, "run_id": run_id} for r in run_reports(self.source_ids, run_id) if r.get("status") != "complete"]
 
     def notify(self, context: Any) -> None:
         config = load_config(self.config_path)
@@ -209,7 +220,7 @@ class InventoryNotifier(BaseNotifier):
         error = context.get("exception")
         headline = str(error) if error else f"Task {getattr(ti, 'task_id', '?')} of {dag_id} failed."
         try:
-            runs = problem_runs()
+            runs = self._runs(str(run_id))
         except Exception as exc:  # the store may be what broke: the alert still goes out
             log.warning("notify: could not read harvest_runs (%s)", exc)
             runs = []

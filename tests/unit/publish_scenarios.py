@@ -542,6 +542,10 @@ def scenario_a_key_another_source_holds_moves(env: StoreEnv) -> None:
     assert sorted(env.rows("datasets", "gem-b")) == sorted([model.stable_uid("gem-b", "ds-1"), shared["dataset_uid"]])
     assert list(env.rows("datasets", "gem-a")) == [model.stable_uid("gem-a", "ds-2")]
     assert env.rows("datasets")[shared["dataset_uid"]][model.DATASETS.names.index("title")] == "Verhuisd"
+    # one current version of the moved record, the new source's
+    versions = history(env, "datasets", shared["dataset_uid"])
+    assert [(v["source_id"], v["valid_to"] is None, v["withdrawn_run_id"]) for v in versions] == [
+        ("gem-a", False, None), ("gem-b", True, None)]
 
 
 def scenario_data_services_round_trip(env: StoreEnv) -> None:

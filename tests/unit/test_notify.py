@@ -152,3 +152,21 @@ def test_the_harvest_dags_alert_through_the_notifier():
                                          asset=Asset("inventory://test/notify"), tags=["t"])
     callbacks = dag.get_task("check_sources").on_failure_callback
     assert any(isinstance(cb, notify.InventoryNotifier) for cb in (callbacks if isinstance(callbacks, list) else [callbacks]))
+
+
+def test_harvest_dag_notifier_reports_the_runs_batches(tmp_path, monkeypatch):
+    """In the harvest DAG nothing is published yet: the alert reads the run's batch reports."""
+    sc.make_batch("gem-a", "scheduled__2026-11-28T00:00:00+00:00", status="failed")
+    sc.make_batch("alg-reg", "scheduled__2026-11-28T00:00:00+00:00", kind="algoritmeregister", algorithms=[])
+    write_config(tmp_path, monkeypatch, "email: {to: [datateam@example.nl], conn_id: smtp_inventory}\n")
+    context = {"ti": types.SimpleNamespace(task_id="check_sources", dag_id="harvest_catalogues", log_url=None),
+               "run_id": "scheduled__2026-11-28T00:00:00+00:00",
+               "exception": RuntimeError("Sources that did not harvest completely: gem-a (failed).")}
+    with SmtpSink() as smtp:
+        smtp_connection(monkeypatch, smtp)
+        notify.InventoryNotifier(source_ids=["gem-a", "alg-reg", "never-ran"]).notify(context)
+    [mail] = smtp.messages
+    body = mail["message"].get_body(("html",)).get_content()
+    assert "gem-a (failed, run scheduled__2026-11-28T00:00:00+00:00): failed harvest" in body
+    assert "never-ran (failed" in body and "no harvest report was written" in body
+    assert "alg-reg" not in body  # complete: not a problem

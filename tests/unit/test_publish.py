@@ -241,3 +241,23 @@ def test_duckdb_memory_limit_grows_with_the_key_indexes(duck_env, monkeypatch):
     assert apply_and_read_limit() == "572.2 MiB"  # as the environment says
     monkeypatch.delenv("INVENTORY_DUCKDB_MEMORY_LIMIT")
     assert publish()["sources"]["gem-a"]["added"] == 10
+
+
+def test_a_store_published_before_history_existed_gets_it(duck_env):
+    """Upgrading a schema-1 store: every current record starts with one open version."""
+    sc.first_publish(duck_env)
+    with open_store() as st:
+        for table in model.RECORD_TABLES:
+            st.execute(f'DROP VIEW "{table}_withdrawn"')
+            st.execute(f'DROP TABLE "{model.history_table(table)}"')
+        st.execute('DROP TABLE "changes"')
+        st.execute('DELETE FROM "schema_version" WHERE "version" = 2')
+    sc.make_batch("gem-a", "run2", datasets=[sc.dataset("gem-a", i, "run2", title=f"v2 {i}") for i in range(5)])
+    publish()
+    with open_store() as st:
+        assert st.schema_version() == 2
+        assert st.scalar('SELECT count(*) FROM "algorithms_history" WHERE "valid_to" IS NULL') == 3
+        assert st.scalar('SELECT count(*) FROM "distributions_history"') == 5
+    versions = sc.history(duck_env, "datasets", model.stable_uid("gem-a", "ds-2"))
+    assert [(v["title"], v["valid_from"] == sc.T0, v["valid_to"] is None) for v in versions] == [
+        ("Dataset 2", True, False), ("v2 2", False, True)]

@@ -399,6 +399,9 @@ class Store:
             self.execute(
                 f"INSERT INTO \"changes\" ({change_cols}) SELECT ?, ?, ?, {uid}, \"source_record_id\", 'added', "
                 f"CAST(NULL AS {self.TEXT_LIST}), ?, ? FROM {stage}", [run_id, source_id, table, publish_id, at])
+            if self.scalar(f"SELECT count(*) FROM {main}"):  # a key another source holds moves here
+                self.execute(f'UPDATE {hist} SET "valid_to" = ? WHERE "valid_to" IS NULL AND {uid} IN '
+                             f"(SELECT {uid} FROM {stage})", [at])
             self.execute(f"INSERT INTO {hist} ({version_cols}) SELECT {names}, ?, ? FROM {stage}", [at, publish_id])
             return
         d = q(delta)
@@ -411,12 +414,12 @@ class Store:
             f"FROM {d} d LEFT JOIN {stage} s ON s.{uid} = d.u "
             f'LEFT JOIN {main} m ON m.{uid} = d.u AND m."source_id" = ?',
             [run_id, source_id, table, publish_id, at, source_id])
-        if counts["changed"] or counts["removed"]:
-            self.execute(
-                f'UPDATE {hist} SET "valid_to" = ?, "withdrawn_run_id" = CASE WHEN {uid} IN '
-                f"(SELECT u FROM {d} WHERE kind = 'removed') THEN ? END "
-                f'WHERE "valid_to" IS NULL AND {uid} IN (SELECT u FROM {d} WHERE kind IN (\'changed\', \'removed\'))',
-                [at, run_id])
+        # Close the open version of every changed and withdrawn record, and of an "added" key another
+        # source held until now (a record that moved catalogue); only a withdrawal leaves a tombstone.
+        self.execute(
+            f'UPDATE {hist} SET "valid_to" = ?, "withdrawn_run_id" = CASE WHEN {uid} IN '
+            f"(SELECT u FROM {d} WHERE kind = 'removed') THEN ? END "
+            f'WHERE "valid_to" IS NULL AND {uid} IN (SELECT u FROM {d})', [at, run_id])
         if counts["added"] or counts["changed"]:
             self.execute(f"INSERT INTO {hist} ({version_cols}) SELECT {names}, ?, ? FROM {stage} "
                          f"WHERE {uid} IN (SELECT u FROM {d} WHERE kind <> 'removed')", [at, publish_id])

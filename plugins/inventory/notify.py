@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from urllib.parse import urlsplit
+
 from airflow.sdk import BaseNotifier
 
 from . import settings
@@ -127,17 +129,30 @@ def _webhook_target(conn: Any) -> tuple[str, str | None]:
 
 
 def _send_webhook(config: NotificationConfig, subject: str, text: str, details: dict[str, Any]) -> None:
+    url, token = _webhook_target(_connection(config.webhook_conn_id))
+    try:
+        _post(url, token, {"subject": subject, "text": text, **details}, config.webhook_allow_private_network)
+    except Exception as exc:
+        # A webhook URL is often a secret itself (its path or query carries the token): never say it.
+        parts = urlsplit(url)
+        said = str(exc)
+        for secret in (url, parts.path + (f"?{parts.query}" if parts.query else ""), parts.path, parts.query):
+            if secret and secret != "/":
+                said = said.replace(secret, "…")
+        raise RuntimeError(f"{type(exc).__name__} posting to the webhook on {parts.hostname}: {said}") from None
+
+
+def _post(url: str, token: str | None, body: dict[str, Any], allow_private_network: bool) -> None:
     from .http import HttpSettings, check_address, make_session
 
-    url, token = _webhook_target(_connection(config.webhook_conn_id))
-    check_address(url, allow_private_network=config.webhook_allow_private_network)
-    http_settings = HttpSettings(retries=2, read_timeout=30.0, allow_private_network=config.webhook_allow_private_network)
+    check_address(url, allow_private_network=allow_private_network)
+    http_settings = HttpSettings(retries=2, read_timeout=30.0, allow_private_network=allow_private_network)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with make_session(http_settings) as session:
-        response = session.post(url, json={"subject": subject, "text": text, **details}, headers=headers,
-                                timeout=(http_settings.connect_timeout, http_settings.read_timeout),
-                                allow_redirects=False)
-        response.raise_for_status()
+        response = session.post(url, json=body, headers=headers, allow_redirects=False,
+                                timeout=(http_settings.connect_timeout, http_settings.read_timeout))
+        if response.status_code >= 400:
+            raise RuntimeError(f"the webhook answered HTTP {response.status_code}")
 
 
 def send_alert(subject: str, text: str, details: dict[str, Any] | None = None,

@@ -81,16 +81,22 @@ def test_webhook_to_a_private_address_needs_permission(tmp_path, monkeypatch, ca
     assert "webhook via connection 'inventory_webhook'" in caplog.text and TOKEN not in caplog.text
 
 
-def test_no_channel_that_works_is_an_error(tmp_path, monkeypatch):
+def test_no_channel_that_works_is_an_error(tmp_path, monkeypatch, caplog):
     write_config(tmp_path, monkeypatch, BOTH)
     with WebhookSink(status=500) as hook:
-        webhook_connection(monkeypatch, hook)
+        # a chat-style webhook URL: the secret is in its path
+        monkeypatch.setenv("AIRFLOW_CONN_INVENTORY_WEBHOOK", json.dumps(
+            {"conn_type": "http", "host": hook.url + "/T0001/B0002/s3cr3tPathToken", "password": TOKEN}))
         monkeypatch.setenv("AIRFLOW_CONN_SMTP_INVENTORY", json.dumps(
             {"conn_type": "smtp", "host": "127.0.0.1", "port": 1,
              "extra": {"from_email": "x@example.nl", "disable_ssl": True, "disable_tls": True, "retry_limit": 0}}))
         with pytest.raises(RuntimeError, match="no alert could be sent") as err:
             notify.send_alert("subject", "text")
-    assert TOKEN not in str(err.value)
+    assert len(hook.requests) == 3  # retried, then given up
+    assert "RetryError posting to the webhook on 127.0.0.1" in str(err.value) and "500 error responses" in str(err.value)
+    assert "e-mail via connection 'smtp_inventory'" in str(err.value)
+    for said in (str(err.value), caplog.text):
+        assert TOKEN not in said and "s3cr3tPathToken" not in said
 
 
 def test_without_configuration_nothing_is_sent(tmp_path, monkeypatch, caplog):

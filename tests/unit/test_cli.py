@@ -56,3 +56,18 @@ def test_harvest_one_source(tmp_path, sample_agencies, monkeypatch, capsys):
     monkeypatch.setenv("INVENTORY_SOURCES", write_sources(tmp_path, sample_agencies, broken=False))
     assert main(["harvest", "gemeente-utrecht", "--run-id", "cli-3"]) == 0
     assert "gemeente-utrecht: complete" in capsys.readouterr().out
+
+
+def test_release_a_held_run(capsys):
+    from inventory.publish import publish
+    from tests.unit import publish_scenarios as sc
+
+    sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", i) for i in range(10)])
+    sc.make_batch("gem-a", "run2", datasets=[sc.dataset("gem-a", i, "run2") for i in range(5)])
+    assert publish()["sources"]["gem-a"]["status"] == "held"
+    assert main(["release", "gem-a", "run1"]) == 1
+    assert "is not held for review" in capsys.readouterr().err
+    assert main(["release", "gem-a", "run2", "--by", "j.jansen"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("gem-a: complete harvest Released for publication by j.jansen")
+    assert "5 withdrawn" in out

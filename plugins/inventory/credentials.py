@@ -115,6 +115,7 @@ def apply(source: SourceConfig, client: HttpClient) -> str | None:
         if not conn.password:
             raise CredentialsError(f"{where}: the API key (the connection's password) is empty")
         session.headers[header] = conn.password
+        client.sensitive_headers.add(header.lower())  # should the server echo it, it is not landed
         used.append(f"an API key in the {header} header")
     elif kind == "basic":
         if not (conn.login and conn.password):

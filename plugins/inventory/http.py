@@ -323,6 +323,9 @@ class HttpClient:
         self.settings = settings
         self.session = session or make_session(settings, self)
         self._local = threading.local()
+        # Response headers kept out of the landing zone: the usual ones, plus the header a source's
+        # API key travels in when its connection names another (credentials.apply adds it).
+        self.sensitive_headers = set(SENSITIVE_HEADERS)
 
     def close(self) -> None:
         self.session.close()
@@ -398,7 +401,7 @@ class HttpClient:
         return FetchedResponse(
             url=response.url,
             status=response.status_code,
-            headers={k: v for k, v in response.headers.items() if k.lower() not in SENSITIVE_HEADERS},
+            headers={k: v for k, v in response.headers.items() if k.lower() not in self.sensitive_headers},
             body=body,
             elapsed_s=time.monotonic() - started,
             attempts=len(retries) + 1,

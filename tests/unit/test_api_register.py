@@ -399,12 +399,13 @@ def test_oauth2_connection_without_token_url_fields_is_said(monkeypatch):
 
 
 def test_api_key_header_name_and_basic_auth_from_the_connection(monkeypatch):
-    connect(monkeypatch, "custom_header", password="k-1", extra={"api_key_header": "Ocp-Apim-Subscription-Key"})
+    connect(monkeypatch, "custom_header", password="k-1", extra={"api_key_header": "X-Gateway-Key"})
     connect(monkeypatch, "basic", login="harvester", password="pw")
     src = SourceConfig(id="reg", kind="api-register", url="https://api.example.nl/v1", conn_id="custom_header")
     client = HttpClient(HttpSettings())
-    assert credentials.apply(src, client) == "an API key in the Ocp-Apim-Subscription-Key header"
-    assert client.session.headers["Ocp-Apim-Subscription-Key"] == "k-1"
+    assert credentials.apply(src, client) == "an API key in the X-Gateway-Key header"
+    assert client.session.headers["X-Gateway-Key"] == "k-1"
+    assert "x-gateway-key" in client.sensitive_headers  # never landed, should a server echo it
     client = HttpClient(HttpSettings())
     assert credentials.apply(src.model_copy(update={"conn_id": "basic"}), client) == "HTTP basic auth"
     assert client.session.auth == ("harvester", "pw")
@@ -462,13 +463,15 @@ class _AgencyApi(BaseHTTPRequestHandler):
     """An agency's register behind mutual TLS: an empty listing for any client whose certificate the CA signed."""
 
     def do_GET(self):  # noqa: N802 (the stdlib's name)
-        peer = self.connection.getpeercert()
+        peer = self.connection.getpeercert() if isinstance(self.connection, ssl.SSLSocket) else None
         subject = dict(x[0] for x in peer["subject"]) if peer else {}
         body = b"[]"
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
         self.send_header("Total-Count", "0")
         self.send_header("X-Client-Subject", subject.get("commonName", ""))
+        if self.headers.get("X-Gateway-Key"):  # a careless gateway that echoes the key
+            self.send_header("X-Gateway-Key", self.headers["X-Gateway-Key"])
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
@@ -491,6 +494,22 @@ def mtls_server(tmp_path):
     yield f"https://127.0.0.1:{server.server_address[1]}", files
     server.shutdown()
     server.server_close()
+
+
+def test_an_echoed_api_key_in_a_header_of_its_own_is_not_landed(monkeypatch, data_dir):
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _AgencyApi)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        connect(monkeypatch, "gateway_key", password="gw-key-5521", extra={"api_key_header": "X-Gateway-Key"})
+        src = SourceConfig(id="agency-api", kind="api-register", url=f"http://127.0.0.1:{server.server_address[1]}",
+                           conn_id="gateway_key", allow_private_network=True)
+        assert harvest_source(src, RUN)["status"] == "complete"
+    finally:
+        server.shutdown()
+        server.server_close()
+    landed = [f.read_bytes() for f in (data_dir / "landing" / "agency-api").rglob("*") if f.is_file()]
+    assert landed and not any(b"gw-key-5521" in body for body in landed)
+    assert any(b"X-Client-Subject" in body for body in landed)  # the other response headers are kept
 
 
 def test_mutual_tls_client_certificate_from_the_connection(mtls_server, monkeypatch):

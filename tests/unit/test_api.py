@@ -188,3 +188,20 @@ def test_rating_filter_and_quality_use_the_mqa_scores(client):
     assert client.get(f"/datasets/{uid}").json()["quality"]["rating"] == rating
     summary = client.get("/summary").json()
     assert sum(summary["ratings"].values()) == len(ratings)
+
+
+def test_data_services_search_and_record(data_dir):
+    """The API register's services (modelled on developer.overheid.nl's API register records)."""
+    sc.make_batch("api-register", "run1", kind="api-register", quarantine=[], data_services=[
+        sc.data_service("api-register", 1, title="BAG API Individuele Bevragingen"),
+        sc.data_service("api-register", 2, title="BRK Bevragen", lifecycle_status="deprecated"),
+    ])
+    publish()
+    client = TestClient(create_app())
+    assert client.get("/data-services", params={"q": "bag"}).json()["total"] == 1
+    deprecated = client.get("/data-services", params={"status": "deprecated"}).json()
+    assert [s["title"] for s in deprecated["items"]] == ["BRK Bevragen"]
+    uid = model.stable_uid("api-register", "api-1")
+    body = client.get(f"/data-services/{uid}").json()
+    assert body["record"]["authentication"] == ["api_key", "mutual_tls"] and body["history"][0]["valid_to"] is None
+    assert client.get("/data-services/nope").json()["detail"].startswith("No data service with service_uid 'nope'")

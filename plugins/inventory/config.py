@@ -46,6 +46,16 @@ class SourceConfig(BaseModel):
             raise ValueError(f"unknown kind {kind!r}; known kinds: {', '.join(sorted(KINDS))}")
         return kind
 
+    @field_validator("options")
+    @classmethod
+    def _removal_share(cls, options: dict[str, Any]) -> dict[str, Any]:
+        # Checked here, not at publish time, so a typo stops nothing but this file's load.
+        if options.get("max_removed_share") is not None:
+            from .settings import parse_share
+
+            parse_share(options["max_removed_share"], "max_removed_share")
+        return options
+
     @field_validator("url")
     @classmethod
     def _http_url(cls, url: str) -> str:

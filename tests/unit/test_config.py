@@ -85,3 +85,16 @@ def test_sources_file_from_environment(tmp_path, monkeypatch):
     path = write(tmp_path, "sources:\n  - {id: mine, kind: algoritmeregister, url: 'https://register.example'}\n")
     monkeypatch.setenv("INVENTORY_SOURCES", str(path))
     assert [s.id for s in load_sources()] == ["mine"]
+
+
+@pytest.mark.parametrize("value, ok", [("25%", True), (0.5, True), ("veel", False), (1.5, False)])
+def test_max_removed_share_is_checked_when_the_file_loads(tmp_path, value, ok):
+    path = tmp_path / "sources.yaml"
+    path.write_text("sources:\n  - id: gem-a\n    kind: ckan\n    url: https://example.nl/api/3/action/\n"
+                    f"    options: {{max_removed_share: {value!r}}}\n", encoding="utf-8")
+    if ok:
+        assert load_sources(path)[0].option("max_removed_share") == value
+        return
+    with pytest.raises(SourcesConfigError) as err:
+        load_sources(path)
+    assert "source #1 ('gem-a'), field 'options'" in str(err.value) and "max_removed_share" in str(err.value)

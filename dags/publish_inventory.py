@@ -33,6 +33,11 @@ ranged GET; one request at a time per host; a URL is checked again only after
 `INVENTORY_LINK_CHECK_TTL_HOURS`, default a week; no new request after
 `INVENTORY_LINK_CHECK_BUDGET_S`, default 300 s; `INVENTORY_LINK_CHECKS=off` skips it) into `link_checks`.
 
+**check_conformance** validates each dataset's DCAT-AP-NL 3.0 description (as the consolidated
+catalogue writes it) against the project's SHACL shapes in `config/shapes/` with pyshacl, into
+`shacl_results` (only descriptions that changed are validated again; `INVENTORY_SHACL_BUDGET_S`,
+default 300 s, bounds it; `INVENTORY_SHACL=off` skips it).
+
 **score_quality** then scores every published dataset with the EU Metadata Quality Assessment
 (405 points: findability, accessibility, interoperability, reusability, contextuality) into the
 table `quality_scores`, and keeps the averages per source, per publisher and per run in
@@ -85,6 +90,12 @@ def publish_inventory():
         return pipeline.check_links()
 
     @task
+    def check_conformance() -> dict:
+        from inventory import pipeline
+
+        return pipeline.check_conformance()
+
+    @task
     def score_quality(summary: dict) -> dict:
         from inventory import pipeline
 
@@ -106,7 +117,7 @@ def publish_inventory():
             raise RuntimeError("Sources held for review (nothing of them was published): " + " ".join(held))
 
     published = publish()
-    published >> check_links() >> score_quality(published) >> write_scorecards()
+    published >> check_links() >> check_conformance() >> score_quality(published) >> write_scorecards()
     check_published(published)
 
 

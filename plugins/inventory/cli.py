@@ -141,6 +141,7 @@ def cmd_harvest(args: argparse.Namespace) -> int:
 def cmd_publish(args: argparse.Namespace) -> int:
     summary = pipeline.publish()
     pipeline.check_links()
+    pipeline.check_conformance()
     quality = pipeline.score_quality(summary.get("publish_id"))
     cards = pipeline.write_scorecards()
     print(f"Published to {_where(summary)}; exports in {summary['exports']['path']}")

@@ -89,6 +89,16 @@ def check_links() -> dict[str, Any]:
         return links.check_links(st)
 
 
+def check_conformance() -> dict[str, Any]:
+    """DCAT-AP-NL 3.0 conformance (pyshacl) of the datasets that are due (``inventory.quality.shacl``)."""
+    from .publish import open_store
+    from .quality import shacl
+
+    with open_store() as st:
+        st.ensure_schema()
+        return shacl.check_conformance(st)
+
+
 def score_quality(publish_id: str | None = None) -> dict[str, Any]:
     """The MQA score of every published dataset, with aggregates per source, publisher and run
     (``inventory.quality.score``), and the completeness of every algorithm against the publication
@@ -155,6 +165,7 @@ def run_all(
     reports = run_reports([s.id for s in sources], run_id)
     summary = publish()
     summary["links"] = check_links()
+    summary["conformance"] = check_conformance()
     summary["quality"] = score_quality(summary.get("publish_id"))
     summary["scorecards"] = write_scorecards()
     return reports, summary

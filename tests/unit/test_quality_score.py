@@ -66,3 +66,16 @@ def test_vocabularies_resolve_common_spellings():
 def test_every_media_type_names_a_known_file_type():
     codes = {r["uri"].rsplit("/", 1)[-1] for r in vocab.rows("file_types")}
     assert {r["file_type"] for r in vocab.rows("media_types")} <= codes
+
+
+@pytest.mark.parametrize("column,vocabulary", [("access_rights", "access_rights"), ("frequency", "frequencies")])
+def test_the_dataset_suite_checks_against_the_vocabulary_files(column, vocabulary):
+    """The GX suite's value lists are the vocabulary files' URIs: a steward edits one place."""
+    import json
+
+    from inventory import settings
+
+    suite = json.loads((settings.expectations_dir() / "datasets.json").read_text(encoding="utf-8"))
+    (value_set,) = [e["kwargs"]["value_set"] for e in suite["expectations"]
+                    if e["kwargs"].get("column") == column and "value_set" in e["kwargs"]]
+    assert value_set == vocab.uris(vocabulary)

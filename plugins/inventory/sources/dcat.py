@@ -380,9 +380,13 @@ def iri_problem(value: str) -> str | None:
 
 @dataclass
 class Graph:
-    """The mapped triples of one page: subject -> {predicate code -> [objects]}."""
+    """The mapped triples of one page: subject -> {predicate code -> object, or [objects] when several}.
 
-    nodes: dict[Any, dict[str, list[Any]]]
+    A single value is stored as itself, not in a list (:func:`each` reads both): most properties have
+    one value, and a page then holds no lists the garbage collector must track and traverse.
+    """
+
+    nodes: dict[Any, dict[str, Any]]
     datasets: list[Any]
     errors: list[tuple[str, Any]] = field(default_factory=list)  # (parser message, subject being read)
     next_link: str | None = None
@@ -396,7 +400,7 @@ def read_graph(text: str, fmt: Format, url: str) -> Graph:
     subject and object only when the predicate is mapped; consecutive triples of one subject (the
     way every serialiser writes them) share one dict lookup.
     """
-    nodes: dict[Any, dict[str, list[Any]]] = {}
+    nodes: dict[Any, dict[str, Any]] = {}
     datasets: dict[Any, None] = {}
     collections: set[Any] = set()
     errors: list[tuple[str, Any]] = []
@@ -410,30 +414,32 @@ def read_graph(text: str, fmt: Format, url: str) -> Graph:
                 code = predicates(quad.predicate)
                 if code is None:
                     continue
-                s = quad.subject
-                if code is TYPE:
+                if code is TYPE:  # the subject is only needed for a dataset or a Hydra collection
                     o = quad.object
                     if o == DCAT_DATASET:
-                        datasets[s] = None
+                        datasets[quad.subject] = None
                     elif o in HYDRA_COLLECTIONS:
-                        collections.add(s)
+                        collections.add(quad.subject)
                     continue
                 if code is DATASET_LINK:
                     o = quad.object
                     if type(o) is not Literal:
                         datasets[o] = None
                     continue
+                s = quad.subject
                 if s != current:
                     current = s
                     props = nodes.get(s)  # type: ignore[assignment]
                     if props is None:
-                        props = nodes[s] = {code: [quad.object]}
+                        props = nodes[s] = {code: quad.object}
                         continue
                 values = props.get(code)
                 if values is None:
-                    props[code] = [quad.object]
-                else:
+                    props[code] = quad.object
+                elif type(values) is list:
                     values.append(quad.object)
+                else:
+                    props[code] = [values, quad.object]
             break
         except SyntaxError as exc:
             message = str(exc)
@@ -457,10 +463,10 @@ def _hydra(graph: Graph, collections: set[Any], url: str) -> None:
         if "next" not in props and "totalItems" not in props:
             continue
         described = subject in collections
-        for value in props.get("next", ()):
+        for value in each(props.get("next")):
             if type(value) is not BlankNode:
                 nexts.append((described, value.value.strip()))
-        for value in props.get("totalItems", ()):
+        for value in each(props.get("totalItems")):
             if type(value) is Literal and value.value.strip().isdigit():
                 totals.append((described, int(value.value.strip())))
     # A typed collection or view wins over a stray property elsewhere on the page.
@@ -524,13 +530,20 @@ def _lang_rank(literal: Any) -> int:
     return 3
 
 
-def _preferred(values: list[Any] | None) -> str | None:
+def each(values: Any) -> Any:
+    """The values of one property of a node as a sequence (a single value is stored as itself)."""
+    if values is None:
+        return ()
+    return values if type(values) is list else (values,)
+
+
+def _preferred(values: Any) -> str | None:
     """The literal in the preferred language: nl, en, untagged, then any (document order breaks ties)."""
-    if not values:
+    kind = type(values)
+    if kind is Literal:  # the common case: one value
+        return values.value.strip() or None
+    if kind is not list:
         return None
-    if len(values) == 1:  # the common case
-        value = values[0]
-        return (value.value.strip() or None) if type(value) is Literal else None
     best, best_rank = None, 9
     for value in values:
         if type(value) is not Literal:
@@ -610,10 +623,10 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
             return value.value.strip() or None
         return None
 
-    def first_value(values: list[Any] | None, column: str, prop: str) -> str | None:
-        if not values:
+    def first_value(values: Any, column: str, prop: str) -> str | None:
+        if values is None:
             return None
-        value = values[0]
+        value = values[0] if type(values) is list else values
         if type(value) is NamedNode:  # the common case, inlined
             text = value.value
             ok = iri_checked.get(text)
@@ -622,7 +635,7 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
             if not ok:
                 problems.append((column, prop, text, iri_problem(text) or "not a valid IRI"))
             return text
-        for value in values:
+        for value in each(values):
             text = iri(value, column, prop)
             if text:
                 return text
@@ -640,10 +653,11 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
         # -- the record GUID
         if type(node) is NamedNode:
             record_id = node.value
-            if _SCHEME.match(record_id) is None:
-                record_id = urljoin(url, record_id)
-            if iri_fullmatch(record_id) is None:
-                problems.append(("source_record_id", "@id", record_id, iri_problem(record_id) or "not a valid IRI"))
+            if iri_fullmatch(record_id) is None:  # a valid absolute IRI (the common case) needs no more
+                if _SCHEME.match(record_id) is None:
+                    record_id = urljoin(url, record_id)
+                if iri_fullmatch(record_id) is None:
+                    problems.append(("source_record_id", "@id", record_id, iri_problem(record_id) or "not a valid IRI"))
         else:
             record_id = _preferred(props.get("identifier"))
             if not record_id:
@@ -659,7 +673,7 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
 
         # -- publisher and contact point
         publisher = publisher_uri = None
-        for value in props.get("publisher", ()):
+        for value in each(props.get("publisher")):
             if type(value) is Literal:
                 publisher = publisher or value.value.strip() or None
                 continue
@@ -669,9 +683,9 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
             publisher = _preferred(agent.get("name")) or _preferred(agent.get("label")) or publisher
             break
         contact = None
-        for value in props.get("contactPoint", ()):
+        for value in each(props.get("contactPoint")):
             card = nodes.get(value, empty)
-            for email in card.get("email", ()):
+            for email in each(card.get("email")):
                 text = iri(email, "contact_point", "vcard:hasEmail")
                 if text:
                     contact = text[7:] if text[:7].lower() == "mailto:" else text
@@ -682,7 +696,7 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
 
         # -- temporal coverage
         start = end = None
-        for value in props.get("temporal", ()):
+        for value in each(props.get("temporal")):
             period = nodes.get(value, empty)
             start = _preferred(period.get("startDate")) or _instant(nodes, period.get("hasBeginning"))
             end = _preferred(period.get("endDate")) or _instant(nodes, period.get("hasEnd"))
@@ -691,7 +705,7 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
 
         # -- spatial coverage: an IRI, else what the location node says
         spatial = None
-        for value in props.get("spatial", ()):
+        for value in each(props.get("spatial")):
             if type(value) is BlankNode:
                 place = nodes.get(value, empty)
                 spatial = _geometry(place.get("geometry")) or _preferred(place.get("label"))
@@ -700,16 +714,20 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
             if spatial:
                 break
 
-        themes = [t for t in (iri(v, "theme", "dcat:theme") for v in props.get("theme", ())) if t]
+        themes = []
+        for value in each(props.get("theme")):
+            text = iri(value, "theme", "dcat:theme")
+            if text:
+                themes.append(text)
         keywords: list[str] = []
-        for value in props.get("keyword", ()):
+        for value in each(props.get("keyword")):
             if type(value) is Literal:
                 text = value.value.strip()
                 if text and text not in keywords:
                     keywords.append(text)
         languages = []
-        for value in props.get("language", ()):
-            text = first_value([value], "language", "dct:language")
+        for value in each(props.get("language")):
+            text = first_value(value, "language", "dct:language")
             if text and text not in languages:
                 languages.append(text)
         license_original = first_value(props.get("license"), "license", "dct:license")
@@ -723,34 +741,35 @@ def map_graph(source: SourceConfig, graph: Graph, page: LandedPage, ctx: ParseCo
         first_dist = len(dist_rows)
         dataset_license = license_uri(license_original) or license_original if license_original else None
         distribution_license_original = None
-        for position, value in enumerate(props.get("distribution", ())):
+        for position, value in enumerate(each(props.get("distribution"))):
             dist = nodes.get(value, empty)
             dget = dist.get
             values = dget("accessURL")
-            access_url = first_value(values, "access_url", "dcat:accessURL") if values else None
+            access_url = first_value(values, "access_url", "dcat:accessURL") if values is not None else None
             values = dget("downloadURL")
-            download_url = first_value(values, "download_url", "dcat:downloadURL") if values else None
+            download_url = first_value(values, "download_url", "dcat:downloadURL") if values is not None else None
             values = dget("format")
-            dist_format = first_value(values, "format", "dct:format") if values else None
-            if dist_format and type(values[0]) is NamedNode and values[0] in nodes:  # type: ignore[index]
+            dist_format = first_value(values, "format", "dct:format") if values is not None else None
+            first_format = values[0] if type(values) is list else values
+            if dist_format and type(first_format) is NamedNode and first_format in nodes:
                 # A local format node (datos.gob.es: <…/format> a dct:IMT; rdf:value "text/csv") says it in words.
-                described = nodes[values[0]]  # type: ignore[index]
+                described = nodes[first_format]
                 dist_format = _preferred(described.get("value")) or _preferred(described.get("label")) or dist_format
             values = dget("mediaType")
-            media_type = first_value(values, "media_type", "dcat:mediaType") if values else None
+            media_type = first_value(values, "media_type", "dcat:mediaType") if values is not None else None
             if media_type:
                 media_type = short_media(media_type)
             values = dget("license")
-            own_license = first_value(values, "license", "dct:license") if values else None
+            own_license = first_value(values, "license", "dct:license") if values is not None else None
             distribution_license_original = distribution_license_original or own_license
             size = dget("byteSize")
             key = value.value if type(value) is NamedNode else f"{position}:{access_url or download_url}"
             dist_rows.append((
                 _sha(f"{sid}\x1f{record_id}\x1f{key}".encode()).hexdigest()[:32], uid, access_url, download_url, dist_format, media_type,
                 (license_uri(own_license) or own_license) if own_license else None,
-                _int(size[0].value) if size and type(size[0]) is Literal else None,
+                _int(size.value) if type(size) is Literal else _int(size[0].value) if type(size) is list and type(size[0]) is Literal else None,
                 _preferred(dget("title")), dist_format, own_license,
-                first_value(values, "rights", "dct:rights") if (values := dget("rights")) else None,
+                first_value(values, "rights", "dct:rights") if (values := dget("rights")) is not None else None,
             ))
             parents.append(index)
 
@@ -847,14 +866,14 @@ def _owners(graph: Graph) -> dict[Any, Any]:
                 continue
             owner[node] = dataset
             for values in nodes.get(node, {}).values():
-                for value in values:
+                for value in each(values):
                     if type(value) is not Literal and value in nodes and value not in owner and value not in datasets:
                         stack.append(value)
     return owner
 
 
-def _instant(nodes: dict[Any, dict[str, list[Any]]], values: list[Any] | None) -> str | None:
-    for value in values or ():
+def _instant(nodes: dict[Any, dict[str, Any]], values: Any) -> str | None:
+    for value in each(values):
         text = _preferred(nodes.get(value, {}).get("instant"))
         if text:
             return text
@@ -864,7 +883,7 @@ def _instant(nodes: dict[Any, dict[str, list[Any]]], values: list[Any] | None) -
 def _geometry(values: list[Any] | None) -> str | None:
     """A location's geometry: WKT first (the DCAT-AP recommendation), else whatever literal is there."""
     best = None
-    for value in values or ():
+    for value in each(values):
         if type(value) is not Literal:
             continue
         text = value.value.strip()

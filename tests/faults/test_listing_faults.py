@@ -6,6 +6,8 @@ A partial listing deletes nothing: every record the good run published is still 
 
 from __future__ import annotations
 
+import json
+
 import duckdb
 import pytest
 
@@ -117,3 +119,16 @@ def test_retried_task_resumes_from_the_landing_zone(inventory, hostile, good):
     assert inventory.harvest_run("hostile-portal", FAULTY_RUN)["status"] == "complete"
     inventory.assert_unchanged(good, provenance_may_change=True)
     assert inventory.harvest_run("hostile-portal", GOOD_RUN)["status"] == "complete"
+
+
+def test_rerun_with_unchanged_input_changes_nothing(inventory, hostile, good):
+    """Idempotent: the same catalogue harvested again lands the same bytes and publishes zero changes."""
+    row = inventory.run("hostile-portal", FAULTY_RUN)
+    assert row["status"] == "complete", row["message"]
+    assert (row["added"], row["changed"], row["removed"]) == (0, 0, 0)
+
+    def hashes(run_id: str) -> list[str]:
+        return [json.loads(p.read_text())["sha256"] for p in inventory.landing_files("hostile-portal", run_id) if p.suffix == ".json"]
+
+    assert hashes(FAULTY_RUN) == hashes(GOOD_RUN) and len(hashes(GOOD_RUN)) == 3
+    inventory.assert_unchanged(good, provenance_may_change=True)

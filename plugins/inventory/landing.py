@@ -2,7 +2,7 @@
 
 ``$INVENTORY_DATA_DIR/landing/<source_id>/<batch_id>/<seq>.body`` holds the bytes and
 ``<seq>.json`` what we asked and what the server said: request, URL, status, headers (without
-credentials), time and SHA-256. Files are immutable once written. A retried task finds its pages
+credentials), the character set parsers use (see charset.py), time and SHA-256. Files are immutable once written. A retried task finds its pages
 here and replays them instead of fetching again; any run can be re-parsed without the network.
 """
 

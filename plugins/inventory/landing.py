@@ -2,8 +2,9 @@
 
 ``$INVENTORY_DATA_DIR/landing/<source_id>/<batch_id>/<seq>.body`` holds the bytes and
 ``<seq>.json`` what we asked and what the server said: request, URL, status, headers (without
-credentials), the character set parsers use (see charset.py), time and SHA-256. Files are immutable once written. A retried task finds its pages
-here and replays them instead of fetching again; any run can be re-parsed without the network.
+credentials), the character set the parsers use (see charset.py), time and SHA-256. Files are
+immutable once written. A retried task finds its pages here and replays them instead of fetching
+again; any run can be re-parsed without the network.
 """
 
 from __future__ import annotations

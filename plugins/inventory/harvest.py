@@ -222,9 +222,17 @@ def harvest_source(
                 raise HarvestHTTPError(f"{page.url} answered HTTP {page.status} on page {seq}")
             parsed = parsing.result() if parsing is not None else module.parse_page(source, page, ctx)
             mapping = worker.submit(page_worker.columns, page.seq) if parsing is not None else None
-            if worker is None and page_worker.wanted(module, parsed.reported_total):
-                worker = page_worker.start()
-                worker_up = worker.submit(page_worker.warm_up, source.kind)
+            if worker is None and worker_up is None and page_worker.wanted(module, parsed.reported_total):
+                try:
+                    worker = page_worker.start()
+                    worker_up = worker.submit(page_worker.warm_up, source.kind)
+                except Exception as exc:  # no second process here: the pages are parsed in this one
+                    log.warning("%s: pages are parsed in the harvest's own process (no worker process: %s)", source.id, exc)
+                    if worker is not None:
+                        worker.shutdown(wait=False, cancel_futures=True)
+                    worker = None
+                    worker_up = Future()
+                    worker_up.set_exception(exc)
             if parsed.entries and page.sha256 in body_hashes:
                 listing.stop_reason = f"page {seq} ({page.url}) repeated an earlier page byte for byte; stopped to avoid a loop"
                 break

@@ -197,3 +197,15 @@ def test_pages_mapped_in_a_worker_process_stage_the_same_records(sample_agencies
         assert in_worker[key] == in_process[key], key
     for table in ("datasets", "distributions", "quarantine"):
         assert _comparable(staged("national-portal", "in-worker", table)) == _comparable(staged("national-portal", "in-process", table)), table
+
+
+def test_a_worker_process_that_cannot_start_leaves_the_pages_to_the_loop(sample_agencies, monkeypatch):
+    from inventory import page_worker
+
+    def refuse():
+        raise OSError("no processes allowed here")
+
+    monkeypatch.setattr(page_worker, "MIN_RECORDS", 0)
+    monkeypatch.setattr(page_worker, "start", refuse)
+    report = harvest_source(portal(sample_agencies, rows=50), "no-worker")
+    assert report["status"] == "complete" and report["records_received"] == 299, report["message"]

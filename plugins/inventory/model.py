@@ -187,6 +187,11 @@ RECORD_TABLES: dict[str, pa.Schema] = {
     "data_services": DATA_SERVICES,
     "algorithms": ALGORITHMS,
 }
+# child table -> (parent table, column of the child holding the parent's uid)
+PARENTS = {"distributions": ("datasets", "dataset_uid")}
+# Tables whose rows are the records a source lists (datasets, APIs, algorithms); a distribution is a
+# part of its dataset, counted per table only, and comes and goes with the dataset's own updates.
+TOP_LEVEL_TABLES = ("datasets", "data_services", "algorithms")
 
 # What each publish changed, one row per record: added, changed (with the columns that changed) or
 # withdrawn (gone from a complete listing; its last version stays in the history as a tombstone).

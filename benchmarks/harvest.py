@@ -56,7 +56,8 @@ def _cpu_seconds() -> float:
 
 
 class _TreeRss:
-    """Peak RSS of this process plus its children (the page worker), sampled every 20 ms.
+    """Peak RSS of this process plus its children (the page worker), sampled every 20 ms; also
+    each one's own peak (``peak_own``, ``peak_children``), to tell where a step's memory is.
 
     ``ru_maxrss`` counts this process only; while the harvest's worker runs, both hold memory.
     """
@@ -66,7 +67,7 @@ class _TreeRss:
 
         import psutil
 
-        self.peak = 0
+        self.peak = self.peak_own = self.peak_children = 0
         self._me = psutil.Process()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
@@ -77,15 +78,18 @@ class _TreeRss:
 
         while not self._stop.wait(0.02):
             try:
-                total = self._me.memory_info().rss + sum(c.memory_info().rss for c in self._me.children(recursive=True))
+                own = self._me.memory_info().rss
+                children = sum(c.memory_info().rss for c in self._me.children(recursive=True))
             except psutil.Error:
                 continue
-            self.peak = max(self.peak, total)
+            self.peak = max(self.peak, own + children)
+            self.peak_own, self.peak_children = max(self.peak_own, own), max(self.peak_children, children)
 
-    def stop(self) -> float:
+    def stop(self) -> dict:
         self._stop.set()
         self._thread.join()
-        return self.peak / 2**20
+        return {"peak_rss_mib": max(peak_rss_mib(), self.peak / 2**20), "peak_rss_own_mib": self.peak_own / 2**20,
+                "peak_rss_children_mib": self.peak_children / 2**20}
 
 
 def floor(url: str, out: mp.Queue) -> None:
@@ -113,7 +117,7 @@ def _measured(step: str, data_dir: str, work, out: mp.Queue) -> None:
     started, cpu = time.perf_counter(), _cpu_seconds()
     result = work()
     out.put({"step": step, "seconds": time.perf_counter() - started, "cpu_seconds": _cpu_seconds() - cpu,
-             "peak_rss_mib": max(peak_rss_mib(), tree.stop()), **result})
+             **tree.stop(), **result})
 
 
 def _source(url: str):
@@ -157,6 +161,11 @@ def step_publish(url: str, data_dir: str, out: mp.Queue) -> None:
 STEPS = {"harvest": step_harvest, "validate": step_validate, "publish": step_publish}
 
 
+def _row(size: str, name: str, r: dict, note: str = "") -> None:
+    print(f"{size:>10} {name:>10} {r['seconds']:>9.1f} {r['cpu_seconds']:>8.1f} {r['peak_rss_mib']:>8.0f} MiB  {note}",
+          flush=True)
+
+
 def end_to_end(url: str, data_dir: str, steps: list[str]) -> dict:
     """Each step in a fresh child process, as Airflow runs each DAG task in its own process: the
     harvest's memory is gone before validation starts. The end to end's peak RSS is the largest
@@ -164,6 +173,9 @@ def end_to_end(url: str, data_dir: str, steps: list[str]) -> dict:
     results = {}
     for name in steps:
         results[name] = in_child(STEPS[name], url, data_dir)
+        r = results[name]
+        children = f" (at their peaks: process {r['peak_rss_own_mib']:.0f} MiB, page worker {r['peak_rss_children_mib']:.0f} MiB)"
+        _row("", name, r, children if r["peak_rss_children_mib"] else "")  # as each step ends: a 1,000,000 run takes a while
     harvest = results.get("harvest", {})
     return {
         "datasets": harvest.get("datasets"),
@@ -193,7 +205,10 @@ def run(datasets: int, steps: list[str]) -> dict:
                 if time.monotonic() > deadline or server.poll() is not None:
                     raise SystemExit(f"sample agencies did not start: {server.stderr.read().decode() if server.stderr else ''}")
                 time.sleep(0.1)
+        print(f"{datasets:>10,}", flush=True)
         base = in_child(floor, url) if "floor" in steps else None
+        if base:
+            _row("", "floor", base, f"{base['datasets'] / base['seconds']:,.0f} ds/s")
         data_dir = tempfile.mkdtemp(prefix="inventory-bench-")
         try:
             e2e = end_to_end(url, data_dir, [s for s in STEPS if s in steps])
@@ -205,20 +220,14 @@ def run(datasets: int, steps: list[str]) -> dict:
     return {"datasets": datasets, "floor": base, "end_to_end": e2e}
 
 
-def _print(n: int, r: dict) -> None:
+def _summary(n: int, r: dict) -> None:
     f, e = r["floor"], r["end_to_end"]
-    rows = []
-    if f:
-        rows.append(("floor", f["seconds"], f["cpu_seconds"], f["peak_rss_mib"], f"{f['datasets'] / f['seconds']:,.0f} ds/s"))
-    for name, s in e["steps"].items():
-        rows.append((name, s["seconds"], s["cpu_seconds"], s["peak_rss_mib"], ""))
-    rate = e["datasets"] / e["seconds"] if e["datasets"] else None
-    share = f" ({rate / (f['datasets'] / f['seconds']):.0%} of the floor)" if rate and f else ""
-    rows.append(("end to end", e["seconds"], e["cpu_seconds"], e["peak_rss_mib"],
-                 (f"{rate:,.0f} ds/s{share}" if rate and len(e["steps"]) == len(STEPS) else "") + "; peak = the largest step's"))
-    for i, (name, seconds, cpu, rss, note) in enumerate(rows):
-        size = f"{n:,}" if i == 0 else ""
-        print(f"{size:>10} {name:>10} {seconds:>9.1f} {cpu:>8.1f} {rss:>8.0f} MiB  {note}", flush=True)
+    note = "peak RSS: the largest step's"
+    if e["datasets"] and len(e["steps"]) == len(STEPS):
+        rate = e["datasets"] / e["seconds"]
+        share = f" ({rate / (f['datasets'] / f['seconds']):.0%} of the floor)" if f else ""
+        note = f"{rate:,.0f} ds/s{share}; {note}"
+    _row("", "end to end", e, note)
     if e["datasets"] is not None and e["datasets"] != n:
         print(f"  warning: the harvest received {e['datasets']:,} of {n:,} datasets (status {e['status']})")
 
@@ -241,7 +250,7 @@ def main() -> int:
     for n in sizes:
         r = run(n, args.steps)
         results.append(r)
-        _print(n, r)
+        _summary(n, r)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))
     return 0

@@ -208,7 +208,7 @@ def step_publish(data_dir: str, batch_id: str, profile: str | None, out) -> None
 
 
 def step_both(data_dir: str, batch_id: str, chunk_rows: int | None, out) -> None:
-    """Validate then publish in one process, as ``benchmarks/harvest.py`` runs them after the harvest."""
+    """Validate then publish in one process (as ``benchmarks/harvest.py`` ran them before each step had a process of its own)."""
     os.environ["INVENTORY_DATA_DIR"] = data_dir
     from inventory.publish import publish
     from inventory.quality.validate import validate_batch
@@ -228,24 +228,42 @@ def step_both(data_dir: str, batch_id: str, chunk_rows: int | None, out) -> None
              "peak_rss_mib": peak_rss_mib()})
 
 
+def _show(n: int, step: str, s: dict) -> None:
+    """One step's line, printed as the step ends (a 1,000,000 run takes a while, and a step that
+    fails must not take the figures of the steps before it along)."""
+    if step == "validate+publish":
+        print(f"{'':>10} {'':>10} validate {s['validate_s']:.2f}s, publish {s['publish_s']:.2f}s, "
+              f"peak RSS after validate {s['peak_rss_after_validate_mib']:.0f} MiB", flush=True)
+    extra = s.get("counts") or {t: {k: v for k, v in c.items() if k in ("valid", "quarantined")}
+                                 for t, c in s.get("tables", {}).items()}
+    print(f"{n:>10,} {step:>10} {s['rows']:>10,} {s['seconds']:>8.2f} {s['cpu']:>7.2f} {s['rows'] / s['seconds']:>9,.0f} "
+          f"{s['peak_rss_mib']:>5.0f} MiB  {json.dumps(extra)}", flush=True)
+
+
 def run(n: int, args) -> dict:
     cached = cached_batch(n, args.cache, not args.clean)
     data_dir = Path(tempfile.mkdtemp(prefix="inventory-vp-", dir=args.workdir))
+
+    def step(name: str, target, *step_args) -> dict:
+        result = in_child(target, *step_args)
+        _show(n, name, result)
+        return result
+
     try:
         prof = lambda step: str(args.cache / f"{step}-{n}.prof") if step in (args.profile or []) else None  # noqa: E731
         if args.one_process:
             stage_copy(cached, data_dir, "run1")
-            both = in_child(step_both, str(data_dir), "run1", args.chunk_rows)
+            both = step("validate+publish", step_both, str(data_dir), "run1", args.chunk_rows)
             return {"datasets": n, "validate+publish": both,
                     "store_mib": (data_dir / "inventory.duckdb").stat().st_size / 2**20}
         stage_copy(cached, data_dir, "run1")
-        v = in_child(step_validate, str(data_dir), "run1", args.chunk_rows, prof("validate"))
-        p = in_child(step_publish, str(data_dir), "run1", prof("publish"))
+        v = step("validate", step_validate, str(data_dir), "run1", args.chunk_rows, prof("validate"))
+        p = step("publish", step_publish, str(data_dir), "run1", prof("publish"))
         out = {"datasets": n, "validate": v, "publish": p}
         if args.republish:
             stage_copy(cached, data_dir, "run2")
             in_child(step_validate, str(data_dir), "run2", args.chunk_rows, None)
-            out["republish"] = in_child(step_publish, str(data_dir), "run2", prof("republish"))
+            out["republish"] = step("republish", step_publish, str(data_dir), "run2", prof("republish"))
         out["store_mib"] = (data_dir / "inventory.duckdb").stat().st_size / 2**20
         return out
     finally:
@@ -259,7 +277,7 @@ def main() -> int:
     parser.add_argument("--republish", action="store_true", help="also publish the same records a second time")
     parser.add_argument("--clean", action="store_true", help="no spoiled records (nothing quarantined)")
     parser.add_argument("--one-process", action="store_true",
-                        help="validate and publish in one child process (as benchmarks/harvest.py does): its peak RSS")
+                        help="validate and publish in one child process (as benchmarks/harvest.py did before each step had its own): its peak RSS")
     parser.add_argument("--profile", action="append", choices=["validate", "publish", "republish"],
                         help="cProfile this step (prints the top functions; .prof kept in the cache folder)")
     parser.add_argument("--cache", type=Path, default=Path(tempfile.gettempdir()) / "inventory-vp-cache",
@@ -273,17 +291,6 @@ def main() -> int:
     for n in args.datasets or [100_000]:
         r = run(n, args)
         results.append(r)
-        for step in ("validate", "publish", "republish", "validate+publish"):
-            s = r.get(step)
-            if s is None:
-                continue
-            if step == "validate+publish":
-                print(f"{'':>10} {'':>10} validate {s['validate_s']:.2f}s, publish {s['publish_s']:.2f}s, "
-                      f"peak RSS after validate {s['peak_rss_after_validate_mib']:.0f} MiB", flush=True)
-            extra = s.get("counts") or {t: {k: v for k, v in c.items() if k in ("valid", "quarantined")}
-                                         for t, c in s.get("tables", {}).items()}
-            print(f"{n:>10,} {step:>10} {s['rows']:>10,} {s['seconds']:>8.2f} {s['cpu']:>7.2f} {s['rows'] / s['seconds']:>9,.0f} "
-                  f"{s['peak_rss_mib']:>5.0f} MiB  {json.dumps(extra)}", flush=True)
         print(f"{n:>10,} {'store':>10} {r['store_mib']:>8.0f} MiB DuckDB file", flush=True)
     if args.json:
         args.json.write_text(json.dumps(results, indent=2))

@@ -8,6 +8,12 @@ Bounded memory whatever the size of the inventory:
 
 * ``memory_limit`` (default ``DEFAULT_MEMORY_LIMIT``, ``$INVENTORY_DUCKDB_MEMORY_LIMIT`` overrides) caps
   DuckDB's buffer pool; beyond it, joins and aggregates spill to ``<store>.tmp`` beside the file.
+  What cannot spill is the primary-key indexes and what temporary tables and open sorted results
+  pin, so unless the environment fixes it the limit grows with the keys (``INDEX_BASE_BYTES``).
+* ``threads`` (DuckDB's default: one per core; ``$INVENTORY_DUCKDB_THREADS`` overrides) is how
+  many threads a statement uses; each has buffers of its own, so a worker with many cores may set
+  it lower. On 2 cores, 1 thread instead of 2 did not change a publish's peak RSS measurably
+  (100,000 datasets, 2026-11-29).
 * A staged batch is never copied into a temporary table: ``_stage_<table>`` is a view over the
   batch's validated Parquet file, which every statement streams (a temporary table of a million
   wide rows would hold all of them in memory). Only a batch with duplicate keys is collapsed
@@ -193,6 +199,11 @@ class DuckDBStore(Store):
         self._new_keys += new_keys
         if self._fixed_limit:
             return
+        # The counts include the rows earlier applies of this transaction inserted, which _new_keys
+        # counts too: a first publish of 1,000,000 datasets asks for 581 MiB instead of 513. Do not
+        # "fix" that without more INDEX_BASE_BYTES: the cross-source links (links.refresh, its
+        # temporary tables) ran out of memory at 1,000,000 with the limit held at 513 MiB, and at
+        # 488 MiB (512 MB), on 2026-11-29 with benchmarks/validate_publish.py's batch.
         keys = self._new_keys + sum(
             int(self.scalar(f"SELECT count(*) FROM {q(t)}") or 0) for t in model.RECORD_TABLES if self.table_exists(t))
         needed = INDEX_BASE_BYTES + INDEX_KEY_BYTES * keys

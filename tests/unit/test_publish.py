@@ -218,29 +218,35 @@ def test_duckdb_export_failure_leaves_no_release(duck_env, monkeypatch):
 
 def test_duckdb_memory_limit_grows_with_the_key_indexes(duck_env, monkeypatch):
     """The primary-key indexes must fit in memory: a large inventory raises the limit (unless the
-    environment fixes it) instead of running out of memory."""
+    environment fixes it) instead of running out of memory. Each key counts once, also when one
+    transaction applies several tables."""
     from inventory.publish import duckdb_store
 
-    b = sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", i) for i in range(10)])
+    b = sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", i) for i in range(10)],
+                      distributions=[sc.distribution("gem-a", i) for i in range(10)])
+    monkeypatch.setattr(duckdb_store, "INDEX_BASE_BYTES", 256 * 2**20)
     monkeypatch.setattr(duckdb_store, "INDEX_KEY_BYTES", 100 * 2**20)  # 100 MiB a key
 
-    def apply_and_read_limit() -> str:
+    def apply_and_read_limit(tables: tuple[str, ...] = ("datasets",)) -> str:
         with open_store() as st:
             st.ensure_schema()
             st.begin()
-            st.load_stage("datasets", model.DATASETS, b.validated("datasets"))
-            st.check_stage("datasets", "gem-a", "test")
-            st.diff("datasets", "gem-a", True)
-            st.apply("datasets", "gem-a", True)
+            for table in tables:
+                st.load_stage(table, model.RECORD_TABLES[table], b.validated(table))
+                st.check_stage(table, "gem-a", "test")
+                st.diff(table, "gem-a", True)
+                st.apply(table, "gem-a", True)
             limit = st.scalar("SELECT current_setting('memory_limit')")
             st.rollback()
             return limit
 
     assert apply_and_read_limit() == "1.2 GiB"  # 256 MiB + 10 new keys
+    # 256 MiB + 20 keys: the datasets the first apply inserted are counted once, not again as new.
+    assert apply_and_read_limit(("datasets", "distributions")) == "2.2 GiB"
     monkeypatch.setenv("INVENTORY_DUCKDB_MEMORY_LIMIT", "600MB")
     assert apply_and_read_limit() == "572.2 MiB"  # as the environment says
     monkeypatch.delenv("INVENTORY_DUCKDB_MEMORY_LIMIT")
-    assert publish()["sources"]["gem-a"]["added"] == 10
+    assert publish()["sources"]["gem-a"]["added"] == 20  # 10 datasets and their 10 distributions
 
 
 def test_a_store_published_before_history_existed_gets_it(duck_env):

@@ -54,7 +54,11 @@ DEFAULT_MEMORY_LIMIT = "512MB"
 # distributions). Unless $INVENTORY_DUCKDB_MEMORY_LIMIT says otherwise, a publish raises the limit
 # to INDEX_BASE_BYTES + INDEX_KEY_BYTES for every key in the store and in its batches, when that is
 # more than DEFAULT_MEMORY_LIMIT, so a larger inventory publishes instead of running out of memory.
-INDEX_BASE_BYTES = 256 * 2**20
+# INDEX_BASE_BYTES is the room for what else cannot spill, above all the temporary tables of the
+# cross-source links (links.refresh): with 256 MiB they ran out of memory at 1,000,000 datasets
+# (limit 513 MiB); 336 MiB gives that step the 581 MiB it was measured to pass with (2026-11-29,
+# benchmarks/validate_publish.py's batch).
+INDEX_BASE_BYTES = 336 * 2**20
 INDEX_KEY_BYTES = 72
 DEFAULT_MEMORY_LIMIT_BYTES = 512 * 10**6  # DuckDB's MB
 THREADS_ENV = "INVENTORY_DUCKDB_THREADS"
@@ -97,7 +101,7 @@ class DuckDBStore(Store):
         limit = os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
         self.con.execute(f"SET memory_limit = {_literal(limit)}")
         self._limit_bytes = DEFAULT_MEMORY_LIMIT_BYTES
-        self._new_keys = 0  # rows added or changed by this store's transaction (keys the indexes gain)
+        self._replaced_keys = 0  # rows this store's transaction changed (deleted and inserted again)
         threads = os.environ.get(THREADS_ENV)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -193,19 +197,17 @@ class DuckDBStore(Store):
         self._staged_rows[table] = rows
         return rows
 
-    def _fit_memory(self, new_keys: int) -> None:
+    def _fit_memory(self, added: int, changed: int) -> None:
         """Raise the memory limit so that the primary-key indexes fit (see ``INDEX_KEY_BYTES``): the
-        keys in the store plus those this transaction inserts."""
-        self._new_keys += new_keys
+        keys in the store (which include what earlier applies of this transaction inserted), the
+        keys this apply inserts, and the old entries of every changed row (a changed row is deleted
+        and inserted again, and the index keeps the deleted entry until the commit)."""
+        self._replaced_keys += changed
         if self._fixed_limit:
             return
-        # The counts include the rows earlier applies of this transaction inserted, which _new_keys
-        # counts too: a first publish of 1,000,000 datasets asks for 581 MiB instead of 513. Do not
-        # "fix" that without more INDEX_BASE_BYTES: the cross-source links (links.refresh, its
-        # temporary tables) ran out of memory at 1,000,000 with the limit held at 513 MiB, and at
-        # 488 MiB (512 MB), on 2026-11-29 with benchmarks/validate_publish.py's batch.
-        keys = self._new_keys + sum(
-            int(self.scalar(f"SELECT count(*) FROM {q(t)}") or 0) for t in model.RECORD_TABLES if self.table_exists(t))
+        stored = sum(int(self.scalar(f"SELECT count(*) FROM {q(t)}") or 0)
+                     for t in model.RECORD_TABLES if self.table_exists(t))
+        keys = stored + added + self._replaced_keys
         needed = INDEX_BASE_BYTES + INDEX_KEY_BYTES * keys
         if needed > self._limit_bytes:
             self.con.execute(f"SET memory_limit = '{-(-needed // 2**20)}MiB'")
@@ -296,7 +298,7 @@ class DuckDBStore(Store):
 
     def apply(self, table: str, source_id: str, complete: bool) -> None:
         _, counts = self._delta(table, source_id, complete)
-        self._fit_memory(counts["added"] + counts["changed"])
+        self._fit_memory(counts["added"], counts["changed"])
         super().apply(table, source_id, complete)
 
     def replace_quarantine(self, source_id: str, path: Path | None) -> None:

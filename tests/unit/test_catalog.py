@@ -278,3 +278,37 @@ def test_data_services_follow_the_datasets(public_url, monkeypatch):
     assert objects(g1, svc1, "http://purl.org/dc/terms/accessRights") == [f"{EU}access-right/RESTRICTED"]
     assert objects(g2, svc2, "http://purl.org/dc/terms/accessRights") == [f"{EU}access-right/PUBLIC"]
     assert svc1 in objects(g1, f"{public_url}/catalog", DCAT + "service")
+
+
+class _ReadColumns(dict):
+    """A row that notes which columns the mapping reads."""
+
+    def __init__(self, row: dict, seen: set[str]):
+        super().__init__(row)
+        self.seen = seen
+
+    def get(self, key, default=None):
+        self.seen.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.seen.add(key)
+        return super().__getitem__(key)
+
+
+def test_the_catalogue_selects_every_column_the_mapping_reads(public_url):
+    """write_catalog fetches only DATASET_COLUMNS/DISTRIBUTION_COLUMNS/SERVICE_COLUMNS: a column the
+    mapping reads but the list lacks would silently be None in the published catalogue."""
+    config = catalog.CatalogSettings.from_env()
+    read: dict[str, set[str]] = {"datasets": set(), "distributions": set(), "data_services": set()}
+    # Rich rows take the value branches; rows holding only their keys take every ``or`` fallback.
+    for ds, dist, svc in ((rich_dataset(1), rich_distribution(1), sc.data_service("api-register", 1)),
+                          ({"dataset_uid": "d"}, {"distribution_uid": "x"}, {"service_uid": "s"})):
+        w = catalog._Writer()
+        catalog._write_dataset(w, _ReadColumns(ds, read["datasets"]),
+                               [_ReadColumns(dist, read["distributions"])], config)
+        catalog._write_data_service(w, _ReadColumns(svc, read["data_services"]), config)
+    assert read["datasets"] <= set(catalog.DATASET_COLUMNS), read["datasets"] - set(catalog.DATASET_COLUMNS)
+    assert read["distributions"] <= set(catalog.DISTRIBUTION_COLUMNS), \
+        read["distributions"] - set(catalog.DISTRIBUTION_COLUMNS)
+    assert read["data_services"] <= set(catalog.SERVICE_COLUMNS), read["data_services"] - set(catalog.SERVICE_COLUMNS)

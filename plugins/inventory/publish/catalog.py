@@ -417,8 +417,7 @@ def _write_dataset(w: _Writer, row: dict[str, Any], distributions: Sequence[dict
 def _distribution(w: _Writer, ds: str, row: dict[str, Any], dataset_license: Any,
                   config: CatalogSettings) -> None:
     node = _n(config.distribution_uri(row["distribution_uid"]))
-    w.add(ds, _P["distribution"], node)
-    w.add(node, A, CLASSES["Distribution"])
+    w.out(f"{ds} {_P['distribution']} {node} .\n{node} {A} {CLASSES['Distribution']} .\n")
     # DCAT-AP: accessURL is mandatory; with only a download URL, that URL is the access URL too.
     w.link(node, _P["accessURL"], row.get("access_url") or row.get("download_url"), "Resource")
     w.link(node, _P["downloadURL"], row.get("download_url"), "Resource")
@@ -428,11 +427,17 @@ def _distribution(w: _Writer, ds: str, row: dict[str, Any], dataset_license: Any
     w.concept(node, _P["rights"], row.get("rights"), "RightsStatement")
     media = _text(row.get("media_type"))
     if media:
-        iri = media if is_iri(media) else _IANA + media
-        w.concept(node, _P["mediaType"], iri if is_iri(iri) else media, "MediaType")
+        w.concept(node, _P["mediaType"], _media_type(media), "MediaType")
     size = row.get("byte_size")
     if size is not None and int(size) >= 0:
         w.add(node, _P["byteSize"], _lit(str(int(size)), XSD_NNI))
+
+
+@functools.lru_cache(maxsize=_MEMO)
+def _media_type(media: str) -> str:
+    """A media type as its IANA IRI (``text/csv`` -> ``…/media-types/text/csv``) when that makes one."""
+    iri = media if is_iri(media) else _IANA + media
+    return iri if is_iri(iri) else media
 
 
 def _write_data_service(w: _Writer, row: dict[str, Any], config: CatalogSettings) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from pathlib import Path
 
 import pytest
 
@@ -106,3 +107,17 @@ def test_readers_see_the_previous_inventory_during_a_publish(pg_env, pg_database
     publish()
     assert seen["during"] == 5
     assert len(pg_env.rows("datasets", "gem-a")) == 1
+
+
+def test_the_catalogue_reads_postgres_range_by_range_into_the_same_pages(pg_env, monkeypatch):
+    """The ranges of dataset_uid the catalogue is read in (see catalog._uid_ranges) in PostgreSQL's SQL."""
+    from inventory.publish import catalog, export
+    from tests.unit.test_catalog import EU, _canonical_pages, publish_inventory, rich_dataset, rich_distribution
+
+    monkeypatch.setenv(catalog.PUBLIC_URL_ENV, "https://inventaris.example.nl/inventory")
+    monkeypatch.setenv("INVENTORY_CATALOG_PAGE_SIZE", "2")
+    folder = publish_inventory([rich_dataset(i) for i in range(6)] + [rich_dataset(6, access_rights=f"{EU}access-right/NON_PUBLIC")],
+                               [rich_distribution(i) for i in range(7)])
+    whole = _canonical_pages(folder)
+    monkeypatch.setattr(catalog, "RANGE_DATASETS", 4)
+    assert _canonical_pages(Path(export()) / "catalog") == whole and len(whole) == 3

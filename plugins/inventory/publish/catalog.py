@@ -574,25 +574,60 @@ def _dicts(names: list[str], batches: Iterator[list[tuple]]) -> Iterator[dict[st
             yield dict(zip(names, values))
 
 
-def _datasets_with_distributions(store: Store, where: str, batch: int) -> Iterator[tuple[dict, list[dict]]]:
-    """Datasets in ``dataset_uid`` order, each with its distributions: a merge of two ordered streams,
-    so neither table is ever held whole."""
+# Datasets per range of dataset_uid the catalogue is read in. The two sorted streams of one range are
+# all that a read holds; over the whole catalogue at once, the two sorts of 1,000,000 datasets and
+# 2,700,000 distributions ran DuckDB out of memory (2026-11-29: 581 MiB limit, most of it pinned by the
+# key indexes), and a sort's memory grows with what it sorts.
+RANGE_DATASETS = 50_000
+
+
+def _uid_ranges(store: Store, where: str, count: int, per_range: int | None = None) -> list[tuple[str, list[Any]]]:
+    """``count`` datasets split into ranges of about ``per_range`` by ``dataset_uid``: one SQL
+    condition (over ``d``) with its parameters per range, in order. The bounds are every
+    ``per_range``-th uid, so the ranges are even whatever the uids look like."""
+    per_range = per_range or RANGE_DATASETS
+    if count <= per_range:
+        return [("TRUE", [])]
+    bounds = [row[0] for batch in store.stream(
+        f"SELECT dataset_uid FROM (SELECT d.dataset_uid, row_number() OVER (ORDER BY d.dataset_uid) AS n "
+        f"FROM datasets d WHERE {where}) numbered WHERE n % {int(per_range)} = 1 AND n > 1 ORDER BY dataset_uid",
+        1000) for row in batch]
+    edges: list[Any] = [None, *bounds, None]
+    ranges = []
+    for lo, hi in zip(edges, edges[1:]):
+        conditions, params = [], []
+        if lo is not None:
+            conditions.append("d.dataset_uid >= ?")
+            params.append(lo)
+        if hi is not None:
+            conditions.append("d.dataset_uid < ?")
+            params.append(hi)
+        ranges.append((" AND ".join(conditions), params))
+    return ranges
+
+
+def _datasets_with_distributions(store: Store, where: str, batch: int, count: int) -> Iterator[tuple[dict, list[dict]]]:
+    """Datasets in ``dataset_uid`` order, each with its distributions: range by range of uids
+    (:func:`_uid_ranges`), a merge of two ordered streams, so neither table is ever held or sorted
+    whole."""
     ds_cols = _mapped_columns(store, "datasets", DATASET_COLUMNS)
     dist_cols = _mapped_columns(store, "distributions", DISTRIBUTION_COLUMNS)
-    datasets = _dicts(ds_cols, store.stream(
-        f"SELECT {cols(ds_cols, 'd.')} FROM datasets d WHERE {where} ORDER BY d.dataset_uid", batch))
-    dists = _dicts(dist_cols, store.stream(
-        f"SELECT {cols(dist_cols, 'x.')} FROM distributions x JOIN datasets d ON d.dataset_uid = x.dataset_uid "
-        f"WHERE {where} ORDER BY x.dataset_uid, x.distribution_uid", batch * 4))
-    pending = next(dists, None)
-    for row in datasets:
-        uid = row["dataset_uid"]
-        mine = []
-        while pending is not None and pending["dataset_uid"] <= uid:
-            if pending["dataset_uid"] == uid:
-                mine.append(pending)
-            pending = next(dists, None)
-        yield row, mine
+    for in_range, params in _uid_ranges(store, where, count):
+        datasets = _dicts(ds_cols, store.stream(
+            f"SELECT {cols(ds_cols, 'd.')} FROM datasets d WHERE ({where}) AND {in_range} ORDER BY d.dataset_uid",
+            batch, params))
+        dists = _dicts(dist_cols, store.stream(
+            f"SELECT {cols(dist_cols, 'x.')} FROM distributions x JOIN datasets d ON d.dataset_uid = x.dataset_uid "
+            f"WHERE ({where}) AND {in_range} ORDER BY x.dataset_uid, x.distribution_uid", batch * 4, params))
+        pending = next(dists, None)
+        for row in datasets:
+            uid = row["dataset_uid"]
+            mine = []
+            while pending is not None and pending["dataset_uid"] <= uid:
+                if pending["dataset_uid"] == uid:
+                    mine.append(pending)
+                pending = next(dists, None)
+            yield row, mine
 
 
 @contextlib.contextmanager
@@ -628,7 +663,7 @@ def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None 
     pages = max(1, -(-total // size))
 
     def items() -> Iterator[tuple[str, Any]]:
-        for pair in _datasets_with_distributions(store, dataset_filter, size):
+        for pair in _datasets_with_distributions(store, dataset_filter, size, n_datasets):
             yield "dataset", pair
         if has_services:
             svc_cols = _mapped_columns(store, "data_services", SERVICE_COLUMNS)

@@ -53,8 +53,6 @@ Mapping (DCAT-AP 2.x, DCAT-AP 3, DCAT-AP-NL 3.0, DCAT-AP-DONL 1.1 and the DCAT-A
 
 from __future__ import annotations
 
-import contextlib
-import gc
 import hashlib
 import json
 import re
@@ -69,6 +67,7 @@ from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat
 from .. import vocab
 from ..charset import Charset, decode, detect
 from ..config import SourceConfig
+from ..gcpause import no_cyclic_gc
 from ..landing import LandedPage, PageRequest
 from .base import Columns, PageError, ParseContext, ParsedPage, Refusal
 
@@ -302,22 +301,6 @@ def localise_contexts(text: str, url: str) -> str:
 
 # ------------------------------------------------------------------------------- the RDF graph
 
-
-@contextlib.contextmanager
-def no_cyclic_gc():
-    """Pause the cyclic garbage collector while a page's triples are grouped and mapped.
-
-    A page makes hundreds of thousands of small acyclic objects (terms, lists, dicts, tuples), which
-    reference counting frees; without the pause, the collector's repeated passes over them cost
-    about a third of the parse time.
-    """
-    enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if enabled:
-            gc.enable()
 
 DCAT = "http://www.w3.org/ns/dcat#"
 DCT = "http://purl.org/dc/terms/"

@@ -367,15 +367,21 @@ def dataset_triples(row: dict[str, Any], distributions: Sequence[dict[str, Any]]
     return [q.triple for q in pyoxigraph.parse(dataset_ntriples(row, distributions, config), RdfFormat.N_TRIPLES)]
 
 
+def _write_resource(w: _Writer, node: str, cls: str, row: dict[str, Any], contact: Any) -> None:
+    """What a dataset and a data service (both ``dcat:Resource``) say alike: class, title,
+    description, identifier (the source's own when the record has none), publisher and contact."""
+    w.add(node, A, CLASSES[cls])
+    w.literal(node, _P["title"], row.get("title"))
+    w.literal(node, _P["description"], row.get("description"))
+    w.literal(node, _P["identifier"], row.get("identifier") or row.get("source_record_id"))
+    w.agent(node, row.get("publisher"), publisher_uri(row))
+    w.contact(node, contact)
+
+
 def _write_dataset(w: _Writer, row: dict[str, Any], distributions: Sequence[dict[str, Any]],
                    config: CatalogSettings) -> None:
     ds = _n(config.dataset_uri(row["dataset_uid"]))
-    w.add(ds, A, CLASSES["Dataset"])
-    w.literal(ds, _P["title"], row.get("title"))
-    w.literal(ds, _P["description"], row.get("description"))
-    w.literal(ds, _P["identifier"], row.get("identifier") or row.get("source_record_id"))
-    w.agent(ds, row.get("publisher"), publisher_uri(row))
-    w.contact(ds, row.get("contact_point"))
+    _write_resource(w, ds, "Dataset", row, row.get("contact_point"))
     for theme in row.get("theme") or ():
         w.concept(ds, _P["theme"], theme, "Concept")
     for keyword in row.get("keyword") or ():
@@ -442,12 +448,7 @@ def _media_type(media: str) -> str:
 def _write_data_service(w: _Writer, row: dict[str, Any], config: CatalogSettings) -> None:
     """One ``data_services`` row as a ``dcat:DataService``."""
     svc = _n(config.data_service_uri(row["service_uid"]))
-    w.add(svc, A, CLASSES["DataService"])
-    w.literal(svc, _P["title"], row.get("title"))
-    w.literal(svc, _P["description"], row.get("description"))
-    w.literal(svc, _P["identifier"], row.get("identifier") or row.get("source_record_id"))
-    w.agent(svc, row.get("publisher"), publisher_uri(row))
-    w.contact(svc, row.get("contact") or row.get("contact_point"))
+    _write_resource(w, svc, "DataService", row, row.get("contact") or row.get("contact_point"))
     w.link(svc, _P["endpointURL"], row.get("endpoint_url"), None)
     w.link(svc, _P["endpointDescription"], row.get("endpoint_description"), None)
     w.link(svc, FOAF_PAGE, row.get("docs_url"))

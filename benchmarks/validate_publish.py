@@ -267,7 +267,10 @@ def run(n: int, args) -> dict:
         out["store_mib"] = (data_dir / "inventory.duckdb").stat().st_size / 2**20
         return out
     finally:
-        shutil.rmtree(data_dir, ignore_errors=True)
+        if args.keep:
+            print(f"kept: {data_dir}", flush=True)
+        else:
+            shutil.rmtree(data_dir, ignore_errors=True)
 
 
 def main() -> int:
@@ -284,6 +287,7 @@ def main() -> int:
                         help="where generated batches are kept between runs")
     parser.add_argument("--workdir", type=Path, default=None, help="where the throw-away data dir is made")
     parser.add_argument("--json", type=Path, help="also write the figures as JSON here")
+    parser.add_argument("--keep", action="store_true", help="keep the data dir (store, exports) to look at afterwards")
     args = parser.parse_args()
     args.cache.mkdir(parents=True, exist_ok=True)
     results = []

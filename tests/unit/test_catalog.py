@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import functools
 import http.server
+import multiprocessing
+import os
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -15,7 +17,7 @@ import pyoxigraph
 import pytest
 from pyoxigraph import NamedNode, RdfFormat
 
-from inventory import model
+from inventory import model, rdf_pages
 from inventory.config import SourceConfig
 from inventory.harvest import harvest_source
 from inventory.publish import catalog, export, exports, publish
@@ -314,11 +316,11 @@ def test_the_catalogue_selects_every_column_the_mapping_reads(public_url):
     assert read["data_services"] <= set(catalog.SERVICE_COLUMNS), read["data_services"] - set(catalog.SERVICE_COLUMNS)
 
 
-def _canonical_pages(folder: Path) -> dict[str, list[str]]:
+def _canonical_pages(folder: Path, ext: str = "ttl") -> dict[str, list[str]]:
     """Each page file's triples with canonical blank node labels (they are numbered per export)."""
     pages = {}
-    for path in sorted(folder.glob("page-*.ttl")):
-        dataset = pyoxigraph.Dataset(pyoxigraph.parse(path.read_bytes(), RdfFormat.TURTLE))
+    for path in sorted(folder.glob(f"page-*.{ext}")):
+        dataset = pyoxigraph.Dataset(pyoxigraph.parse(path.read_bytes(), catalog.FORMATS[ext]))
         dataset.canonicalize(pyoxigraph.CanonicalizationAlgorithm.UNSTABLE)
         pages[path.name] = sorted(map(str, dataset))
     return pages
@@ -344,3 +346,56 @@ def test_a_large_catalogue_is_read_range_by_range_into_the_same_pages(public_url
     ranged = _canonical_pages(Path(export()) / "catalog")
     assert len(ranges_used[0]) == 3  # 7 datasets in ranges of 3, 3 and 1
     assert ranged == whole
+
+
+def test_pages_written_by_worker_processes_are_those_written_in_process(public_url, monkeypatch):
+    """Parsing and serialising the pages runs in worker processes (INVENTORY_CATALOG_WORKERS, by
+    default one per core up to two) once a catalogue has MIN_PAGES pages; the files are the same."""
+    monkeypatch.setenv("INVENTORY_CATALOG_PAGE_SIZE", "2")
+    monkeypatch.setenv(rdf_pages.WORKERS_ENV, "0")
+    started = []
+    monkeypatch.setattr(catalog, "PageWriter", lambda workers: started.append(workers) or rdf_pages.PageWriter(workers))
+    folder = publish_inventory([rich_dataset(i) for i in range(9)], [rich_distribution(i) for i in range(9)])
+    in_process = {ext: _canonical_pages(folder, ext) for ext in catalog.FORMATS}
+    assert len(in_process["ttl"]) == 5 >= rdf_pages.MIN_PAGES
+
+    monkeypatch.setenv(rdf_pages.WORKERS_ENV, "2")
+    by_workers = Path(export()) / "catalog"
+    assert started == [0, 2]
+    assert {ext: _canonical_pages(by_workers, ext) for ext in catalog.FORMATS} == in_process
+    for ext in catalog.FORMATS:
+        assert (by_workers / f"catalog.{ext}").read_bytes() == (by_workers / catalog.page_file(1, ext)).read_bytes()
+
+
+@pytest.mark.parametrize("workers", [0, 1])
+def test_a_page_that_cannot_be_written_fails_the_export_naming_the_page(workers, tmp_path):
+    """A page pyoxigraph refuses raises from the writer (worker or not) with the page number; the
+    pages before it are written, and no worker process is left behind."""
+    good = "<https://example.nl/a> <https://example.nl/p> \"x\" .\n"
+    with pytest.raises(SyntaxError) as failed:
+        with rdf_pages.PageWriter(workers) as writer:
+            writer.submit(1, good, {"ttl": ""}, tmp_path, {"ttl": "1.ttl"})
+            writer.submit(2, "<https://example.nl/a> <https://example.nl/p> .\n", {"ttl": ""}, tmp_path, {"ttl": "2.ttl"})
+    assert "while writing catalogue page 2" in failed.value.__notes__
+    assert b"example.nl/a" in (tmp_path / "1.ttl").read_bytes()
+    assert writer._pool is None and not multiprocessing.active_children()
+
+
+def test_the_worker_count_comes_from_the_environment(monkeypatch):
+    monkeypatch.delenv(rdf_pages.WORKERS_ENV, raising=False)
+    assert rdf_pages.workers_from_env() == min(2, os.cpu_count() or 1)
+    monkeypatch.setenv(rdf_pages.WORKERS_ENV, "3")
+    assert rdf_pages.workers_from_env() == 3
+    monkeypatch.setenv(rdf_pages.WORKERS_ENV, "two")
+    with pytest.raises(ValueError, match="INVENTORY_CATALOG_WORKERS must be a whole number"):
+        rdf_pages.workers_from_env()
+
+
+def test_a_process_that_may_not_start_workers_writes_the_pages_itself(tmp_path, monkeypatch, caplog):
+    """A daemonic process (a pool's own worker) may not have children: the pages are still written."""
+    monkeypatch.setattr(multiprocessing.process.current_process(), "daemon", True)
+    with rdf_pages.PageWriter(2) as writer:
+        writer.submit(1, "<https://example.nl/a> <https://example.nl/p> \"x\" .\n", {"ttl": ""}, tmp_path,
+                      {"ttl": "p.ttl"})
+    assert (tmp_path / "p.ttl").exists()
+    assert "worker processes could not start" in caplog.text

@@ -48,36 +48,19 @@ import re
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Iterator, Sequence
 
 import pyoxigraph
 from pyoxigraph import RdfFormat, Triple
 
 from .. import settings
 from ..gcpause import no_cyclic_gc
+from ..rdf_pages import (ADMS, DCAT, DCATAP, DCT, FOAF, FORMATS, GSP, HYDRA, LOCN, PREFIXES, RDF, RDFS, SKOS,  # noqa: F401
+                         VCARD, XSD, MIN_PAGES, PageWriter, parse, serialise, workers_from_env)
 from .store import Store, cols
 
 log = logging.getLogger("inventory.publish")
 
-DCAT = "http://www.w3.org/ns/dcat#"
-DCT = "http://purl.org/dc/terms/"
-FOAF = "http://xmlns.com/foaf/0.1/"
-VCARD = "http://www.w3.org/2006/vcard/ns#"
-HYDRA = "http://www.w3.org/ns/hydra/core#"
-RDF = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
-RDFS = "http://www.w3.org/2000/01/rdf-schema#"
-SKOS = "http://www.w3.org/2004/02/skos/core#"
-XSD = "http://www.w3.org/2001/XMLSchema#"
-LOCN = "http://www.w3.org/ns/locn#"
-GSP = "http://www.opengis.net/ont/geosparql#"
-ADMS = "http://www.w3.org/ns/adms#"
-DCATAP = "http://data.europa.eu/r5r/"
-
-PREFIXES = {"dcat": DCAT, "dct": DCT, "foaf": FOAF, "vcard": VCARD, "hydra": HYDRA, "rdf": RDF,
-            "rdfs": RDFS, "skos": SKOS, "xsd": XSD, "locn": LOCN, "adms": ADMS, "dcatap": DCATAP}
-
-# Export formats: file extension -> pyoxigraph format.
-FORMATS: dict[str, RdfFormat] = {"ttl": RdfFormat.TURTLE, "jsonld": RdfFormat.JSON_LD, "rdf": RdfFormat.RDF_XML}
 MEDIA_TYPES = {"ttl": "text/turtle", "jsonld": "application/ld+json", "rdf": "application/rdf+xml"}
 
 DEFAULT_PAGE_SIZE = 1000
@@ -167,6 +150,7 @@ class CatalogSettings:
     contact_email: str = "inventory@example.org"
     page_size: int = DEFAULT_PAGE_SIZE
     formats: tuple[str, ...] = tuple(FORMATS)
+    workers: int = 0  # processes writing pages (0: in-process); from_env: $INVENTORY_CATALOG_WORKERS
 
     @classmethod
     def from_env(cls) -> "CatalogSettings":
@@ -178,6 +162,7 @@ class CatalogSettings:
             contact_email=env.get("INVENTORY_CATALOG_CONTACT") or cls.contact_email,
             page_size=int(env.get("INVENTORY_CATALOG_PAGE_SIZE") or DEFAULT_PAGE_SIZE),
             formats=_formats(env.get("INVENTORY_CATALOG_FORMATS")),
+            workers=workers_from_env(),
         )
 
     def catalog_uri(self) -> str:
@@ -478,24 +463,6 @@ def publisher_uri(row: dict[str, Any]) -> str | None:
     return None
 
 
-def parse(ntriples: str) -> list[Any]:
-    """N-Triples text as pyoxigraph quads. Lenient: an IRI the checks above let through but the strict
-    parser would refuse must not fail a whole page."""
-    return list(pyoxigraph.parse(ntriples, RdfFormat.N_TRIPLES, lenient=True))
-
-
-def serialise(ntriples: str | Iterable[Any], ext: str = "ttl", output: Path | None = None) -> bytes | None:
-    """N-Triples text (or parsed quads) as Turtle (``ttl``), JSON-LD (``jsonld``) or RDF/XML (``rdf``):
-    the bytes, or None once written to ``output`` (pyoxigraph writes the file itself, sparing a copy of
-    every page through a Python ``bytes``)."""
-    fmt = FORMATS[ext]
-    kwargs: dict[str, Any] = {"format": fmt}
-    if fmt is not RdfFormat.JSON_LD:
-        kwargs["prefixes"] = PREFIXES
-    quads = parse(ntriples) if isinstance(ntriples, str) else ntriples
-    return pyoxigraph.serialize(quads, output, **kwargs)
-
-
 def serialise_dataset(row: dict[str, Any], distributions: Sequence[dict[str, Any]] = (), ext: str = "ttl",
                       config: CatalogSettings | None = None) -> bytes:
     """One dataset as a DCAT-AP-NL document (for per-record SHACL checks and the API)."""
@@ -657,15 +624,17 @@ def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None 
                 yield "service", row
 
     page, datasets, services = 1, [], []
+    workers = config.workers if pages >= MIN_PAGES else 0
 
     def flush() -> None:
-        body = parse(page_ntriples(datasets, services, total, config))  # built once, written in every format
-        for ext in formats:  # chained, not concatenated: no copy of the page's quads per format
-            serialise(itertools.chain(body, parse(view_ntriples(page, pages, ext, config))), ext,
-                      folder / page_file(page, ext))
+        # The page is built here (reading the store is this process's); parsing it once and writing it
+        # in every format is done by the writer, in worker processes when there are enough pages.
+        writer.submit(page, page_ntriples(datasets, services, total, config),
+                      {ext: view_ntriples(page, pages, ext, config) for ext in formats},
+                      folder, {ext: page_file(page, ext) for ext in formats})
 
-    # The cyclic collector paused while pages are written (see gcpause): about a tenth of the export's CPU.
-    with no_cyclic_gc():
+    # The cyclic collector paused while pages are built (see gcpause): about a tenth of the build's CPU.
+    with no_cyclic_gc(), PageWriter(workers) as writer:
         for kind, item in items():
             (datasets if kind == "dataset" else services).append(item)
             if len(datasets) + len(services) == size:

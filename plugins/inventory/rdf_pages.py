@@ -16,6 +16,8 @@ import itertools
 import logging
 import multiprocessing
 import os
+import shutil
+import tempfile
 from collections import deque
 from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
@@ -52,9 +54,11 @@ WORKERS_ENV = "INVENTORY_CATALOG_WORKERS"
 MIN_PAGES = 4
 
 
-def parse(ntriples: str) -> list[Any]:
-    """N-Triples text as pyoxigraph quads. Lenient: an IRI the catalogue's checks let through but the
-    strict parser would refuse must not fail a whole page."""
+def parse(ntriples: str | Path) -> list[Any]:
+    """N-Triples text (or a file of it) as pyoxigraph quads. Lenient: an IRI the catalogue's checks
+    let through but the strict parser would refuse must not fail a whole page."""
+    if isinstance(ntriples, Path):
+        return list(pyoxigraph.parse(path=ntriples, format=RdfFormat.N_TRIPLES, lenient=True))
     return list(pyoxigraph.parse(ntriples, RdfFormat.N_TRIPLES, lenient=True))
 
 
@@ -70,10 +74,13 @@ def serialise(ntriples: str | Iterable[Any], ext: str = "ttl", output: Path | No
     return pyoxigraph.serialize(quads, output, **kwargs)
 
 
-def write_page(body: str, views: dict[str, str], folder: str, names: dict[str, str]) -> None:
-    """One page in every format: ``body`` (N-Triples) parsed once, each format's file written with
-    the body's quads followed by that format's own ``views[ext]`` (its paging links)."""
+def write_page(body: str | Path, views: dict[str, str], folder: str, names: dict[str, str]) -> None:
+    """One page in every format: ``body`` (N-Triples text, or a file of it, deleted once read)
+    parsed once, each format's file written with the body's quads followed by that format's own
+    ``views[ext]`` (its paging links)."""
     quads = parse(body)
+    if isinstance(body, Path):
+        body.unlink()
     for ext, view in views.items():  # chained, not concatenated: no copy of the page's quads per format
         serialise(itertools.chain(quads, parse(view)), ext, Path(folder) / names[ext])
 
@@ -96,24 +103,30 @@ def workers_from_env() -> int:
 class PageWriter:
     """Writes pages with :func:`write_page`, in ``workers`` processes or, with 0, in this process.
 
-    At most two pages per worker wait at a time (``submit`` blocks on the oldest beyond that), so
-    memory stays a few pages' text however big the catalogue. A page that fails to write raises
-    from ``submit`` or ``close`` with the page named; the caller's publish then fails as a whole.
+    A page goes to a worker as a file of N-Triples in a scratch folder under ``scratch_in`` (the
+    worker reads and deletes it), not through the pipe: a pickled page would be held in this
+    process twice over (text and pickle) for every page waiting, about 90 MiB on two workers.
+    At most one page per worker waits (``submit`` blocks on the oldest beyond that). A page that
+    fails to write raises from ``submit`` or ``close`` with the page named; the caller's publish
+    then fails as a whole.
     """
 
-    def __init__(self, workers: int) -> None:
+    def __init__(self, workers: int, scratch_in: Path) -> None:
         self._pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
                       if workers > 0 else None)  # spawn: never a fork of a process with threads
+        self._scratch = Path(tempfile.mkdtemp(prefix=".ntriples-", dir=scratch_in)) if workers > 0 else None
         self._pending: deque[tuple[int, Future]] = deque()
-        self._limit = 2 * workers
+        self._limit = workers
         self._started = False
 
     def submit(self, page: int, body: str, views: dict[str, str], folder: Path, names: dict[str, str]) -> None:
-        if self._pool is None:
+        if self._pool is None or self._scratch is None:
             _written(page, lambda: write_page(body, views, str(folder), names))
             return
+        text = self._scratch / f"{page}.nt"
+        text.write_text(body, encoding="utf-8")
         try:
-            future = self._pool.submit(write_page, body, views, str(folder), names)
+            future = self._pool.submit(write_page, text, views, str(folder), names)
         except (AssertionError, OSError) as exc:
             if self._started:
                 raise
@@ -142,6 +155,9 @@ class PageWriter:
             if self._pool is not None:
                 self._pool.shutdown(wait=True, cancel_futures=True)
                 self._pool = None
+            if self._scratch is not None:
+                shutil.rmtree(self._scratch, ignore_errors=True)
+                self._scratch = None
             self._pending.clear()
 
     def __enter__(self) -> "PageWriter":

@@ -354,7 +354,7 @@ def test_pages_written_by_worker_processes_are_those_written_in_process(public_u
     monkeypatch.setenv("INVENTORY_CATALOG_PAGE_SIZE", "2")
     monkeypatch.setenv(rdf_pages.WORKERS_ENV, "0")
     started = []
-    monkeypatch.setattr(catalog, "PageWriter", lambda workers: started.append(workers) or rdf_pages.PageWriter(workers))
+    monkeypatch.setattr(catalog, "PageWriter", lambda workers, scratch: started.append(workers) or rdf_pages.PageWriter(workers, scratch))
     folder = publish_inventory([rich_dataset(i) for i in range(9)], [rich_distribution(i) for i in range(9)])
     in_process = {ext: _canonical_pages(folder, ext) for ext in catalog.FORMATS}
     assert len(in_process["ttl"]) == 5 >= rdf_pages.MIN_PAGES
@@ -362,6 +362,7 @@ def test_pages_written_by_worker_processes_are_those_written_in_process(public_u
     monkeypatch.setenv(rdf_pages.WORKERS_ENV, "2")
     by_workers = Path(export()) / "catalog"
     assert started == [0, 2]
+    assert not list(by_workers.glob(".ntriples-*")), "the pages' scratch N-Triples are removed"
     assert {ext: _canonical_pages(by_workers, ext) for ext in catalog.FORMATS} == in_process
     for ext in catalog.FORMATS:
         assert (by_workers / f"catalog.{ext}").read_bytes() == (by_workers / catalog.page_file(1, ext)).read_bytes()
@@ -373,12 +374,13 @@ def test_a_page_that_cannot_be_written_fails_the_export_naming_the_page(workers,
     pages before it are written, and no worker process is left behind."""
     good = "<https://example.nl/a> <https://example.nl/p> \"x\" .\n"
     with pytest.raises(SyntaxError) as failed:
-        with rdf_pages.PageWriter(workers) as writer:
+        with rdf_pages.PageWriter(workers, tmp_path) as writer:
             writer.submit(1, good, {"ttl": ""}, tmp_path, {"ttl": "1.ttl"})
             writer.submit(2, "<https://example.nl/a> <https://example.nl/p> .\n", {"ttl": ""}, tmp_path, {"ttl": "2.ttl"})
     assert "while writing catalogue page 2" in failed.value.__notes__
     assert b"example.nl/a" in (tmp_path / "1.ttl").read_bytes()
     assert writer._pool is None and not multiprocessing.active_children()
+    assert not list(tmp_path.glob(".ntriples-*"))
 
 
 def test_the_worker_count_comes_from_the_environment(monkeypatch):
@@ -394,7 +396,7 @@ def test_the_worker_count_comes_from_the_environment(monkeypatch):
 def test_a_process_that_may_not_start_workers_writes_the_pages_itself(tmp_path, monkeypatch, caplog):
     """A daemonic process (a pool's own worker) may not have children: the pages are still written."""
     monkeypatch.setattr(multiprocessing.process.current_process(), "daemon", True)
-    with rdf_pages.PageWriter(2) as writer:
+    with rdf_pages.PageWriter(2, tmp_path) as writer:
         writer.submit(1, "<https://example.nl/a> <https://example.nl/p> \"x\" .\n", {"ttl": ""}, tmp_path,
                       {"ttl": "p.ttl"})
     assert (tmp_path / "p.ttl").exists()

@@ -634,7 +634,7 @@ def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None 
                       folder, {ext: page_file(page, ext) for ext in formats})
 
     # The cyclic collector paused while pages are built (see gcpause): about a tenth of the build's CPU.
-    with no_cyclic_gc(), PageWriter(workers) as writer:
+    with no_cyclic_gc(), PageWriter(workers, folder) as writer:
         for kind, item in items():
             (datasets if kind == "dataset" else services).append(item)
             if len(datasets) + len(services) == size:

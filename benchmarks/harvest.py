@@ -15,7 +15,8 @@ in a fresh child process so that its peak RSS is its own:
   validation starts.
 
 It prints, per step, the seconds, the CPU seconds (the step's process and its children: the
-harvest's page worker) and the peak RSS of the step's process tree (sampled every 20 ms, and at
+harvest's page worker, publish's catalogue page writers) and the peak RSS of the step's process
+tree (sampled every 20 ms, and at
 least the process's own ``ru_maxrss``); the end to end's seconds and CPU seconds are the sums, its
 peak RSS the largest step's, its rate datasets/s over the summed seconds and as a share of the
 floor's. ``--steps`` measures a part (``--steps harvest`` for the harvest alone). Figures go to the
@@ -50,13 +51,13 @@ def _free_port() -> int:
 
 
 def _cpu_seconds() -> float:
-    """CPU time of this process and of its finished children (the harvest's page worker)."""
+    """CPU time of this process and of its finished children (page worker, catalogue page writers)."""
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     return own.ru_utime + own.ru_stime + children.ru_utime + children.ru_stime
 
 
 class _TreeRss:
-    """Peak RSS of this process plus its children (the page worker), sampled every 20 ms; also
+    """Peak RSS of this process plus its children (the workers), sampled every 20 ms; also
     each one's own peak (``peak_own``, ``peak_children``), to tell where a step's memory is.
 
     ``ru_maxrss`` counts this process only; while the harvest's worker runs, both hold memory.
@@ -174,7 +175,7 @@ def end_to_end(url: str, data_dir: str, steps: list[str]) -> dict:
     for name in steps:
         results[name] = in_child(STEPS[name], url, data_dir)
         r = results[name]
-        children = f" (at their peaks: process {r['peak_rss_own_mib']:.0f} MiB, page worker {r['peak_rss_children_mib']:.0f} MiB)"
+        children = f" (at their peaks: process {r['peak_rss_own_mib']:.0f} MiB, workers {r['peak_rss_children_mib']:.0f} MiB)"
         _row("", name, r, children if r["peak_rss_children_mib"] else "")  # as each step ends: a 1,000,000 run takes a while
     harvest = results.get("harvest", {})
     return {
@@ -246,7 +247,7 @@ def main() -> int:
     sizes = args.datasets or [100_000]
     results = []
     print(f"{'datasets':>10} {'step':>10} {'seconds':>9} {'CPU s':>8} {'peak RSS':>12}  (each step in a fresh process; "
-          "CPU s and RSS include the page worker)", flush=True)
+          "CPU s and RSS include its worker processes)", flush=True)
     for n in sizes:
         r = run(n, args.steps)
         results.append(r)

@@ -6,22 +6,26 @@ Pages are independent, so that part runs in worker processes (:class:`PageWriter
 export's own process reads the store and builds the next pages: the export's wall time drops by up
 to half on two cores. Its CPU does not: the same work is done, only at the same time.
 
-This module imports nothing but pyoxigraph, so that a worker (a fresh ``spawn`` interpreter)
-costs about 20 MiB and a tenth of a second, not the hundred MiB of the publish package.
+A worker is ``python -m inventory.rdf_pages``: a fresh interpreter that imports this module, which
+imports nothing but pyoxigraph, so it costs about 20 MiB and a tenth of a second. Not a
+``multiprocessing`` pool: a ``spawn`` child first re-runs the parent's main script, and in an
+Airflow task that is the ``airflow`` command, which imports Airflow (115 MiB and 1.6 s a worker,
+measured). The protocol is one JSON line a page each way.
 """
 
 from __future__ import annotations
 
 import itertools
+import json
 import logging
-import multiprocessing
 import os
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
 from pathlib import Path
-from typing import Any, Iterable
+from typing import IO, Any, Iterable
 
 import pyoxigraph
 from pyoxigraph import RdfFormat
@@ -100,61 +104,115 @@ def workers_from_env() -> int:
     return workers
 
 
+class PageWriteError(RuntimeError):
+    """A catalogue page could not be written; the message names the page and the cause."""
+
+
+class _Worker:
+    """One ``python -m inventory.rdf_pages`` process: a job line in, a result line out, in order."""
+
+    def __init__(self) -> None:
+        plugins = str(Path(__file__).resolve().parent.parent)  # where ``inventory`` is importable from
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (plugins, os.environ.get("PYTHONPATH")) if p)}
+        # stderr is inherited: whatever a worker prints lands in the task's log.
+        self.process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
+                                        stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env)
+
+    def send(self, job: dict[str, Any]) -> None:
+        assert self.process.stdin is not None
+        try:
+            self.process.stdin.write(json.dumps(job) + "\n")
+            self.process.stdin.flush()
+        except BrokenPipeError:
+            raise self._ended(job["page"]) from None
+
+    def receive(self, page: int) -> None:
+        """The result of this worker's oldest job (``page``); raises if it failed or the worker died."""
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        if not line:
+            raise self._ended(page)
+        error = json.loads(line).get("error")
+        if error:
+            raise PageWriteError(f"catalogue page {page} could not be written: {error}")
+
+    def _ended(self, page: int) -> PageWriteError:
+        return PageWriteError(f"catalogue page {page} could not be written: its page writer process ended "
+                              f"(exit code {self.process.wait()})")
+
+    def stop(self, *, wait: bool) -> None:
+        """End of input ends the worker once its jobs are done; without ``wait`` it is killed."""
+        if not wait:
+            self.process.kill()
+        for stream in (self.process.stdin, self.process.stdout):
+            if stream is not None:
+                try:
+                    stream.close()
+                except OSError:  # a killed worker's pipe
+                    pass
+        try:
+            self.process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
 class PageWriter:
     """Writes pages with :func:`write_page`, in ``workers`` processes or, with 0, in this process.
 
     A page goes to a worker as a file of N-Triples in a scratch folder under ``scratch_in`` (the
-    worker reads and deletes it), not through the pipe: a pickled page would be held in this
-    process twice over (text and pickle) for every page waiting, about 90 MiB on two workers.
-    At most one page per worker waits (``submit`` blocks on the oldest beyond that). A page that
-    fails to write raises from ``submit`` or ``close`` with the page named; the caller's publish
-    then fails as a whole.
+    worker reads and deletes it), never through the pipe: a page sent as text would be held in this
+    process once more for every page waiting (about 90 MiB on two workers, measured). Pages go to
+    the workers in turn; at most one page per worker waits (``submit`` blocks on the oldest beyond
+    that). A page that fails to write raises :class:`PageWriteError` from ``submit`` or ``close``,
+    naming the page; the caller's publish then fails as a whole.
     """
 
     def __init__(self, workers: int, scratch_in: Path) -> None:
-        self._pool = (ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
-                      if workers > 0 else None)  # spawn: never a fork of a process with threads
-        self._scratch = Path(tempfile.mkdtemp(prefix=".ntriples-", dir=scratch_in)) if workers > 0 else None
-        self._pending: deque[tuple[int, Future]] = deque()
-        self._limit = workers
-        self._started = False
+        self._workers: list[_Worker] = []
+        self._scratch: Path | None = None
+        self._pending: deque[tuple[int, _Worker]] = deque()
+        self._turn = 0
+        if workers > 0:
+            try:
+                self._scratch = Path(tempfile.mkdtemp(prefix=".ntriples-", dir=scratch_in))
+                self._workers = [_Worker() for _ in range(workers)]
+            except OSError as exc:
+                # No processes left to start (a container's pid limit, say): the catalogue is still
+                # written, only in this one process.
+                log.warning("catalogue pages are written in this process: worker processes could not start (%s)", exc)
+                self.close(wait=False)
 
     def submit(self, page: int, body: str, views: dict[str, str], folder: Path, names: dict[str, str]) -> None:
-        if self._pool is None or self._scratch is None:
-            _written(page, lambda: write_page(body, views, str(folder), names))
+        if not self._workers or self._scratch is None:
+            try:
+                write_page(body, views, str(folder), names)
+            except Exception as exc:
+                raise PageWriteError(f"catalogue page {page} could not be written: {type(exc).__name__}: {exc}") from exc
             return
         text = self._scratch / f"{page}.nt"
         text.write_text(body, encoding="utf-8")
-        try:
-            future = self._pool.submit(write_page, text, views, str(folder), names)
-        except (AssertionError, OSError) as exc:
-            if self._started:
-                raise
-            # The first page starts the workers. A process that may not have children (a daemonic
-            # one) or may not start more still writes the catalogue, only in one process.
-            log.warning("catalogue pages are written in this process: worker processes could not start (%s)", exc)
-            self.close(wait=False)
-            self.submit(page, body, views, folder, names)
-            return
-        self._started = True
-        self._pending.append((page, future))
-        while len(self._pending) > self._limit:
+        worker = self._workers[self._turn % len(self._workers)]
+        self._turn += 1
+        worker.send({"page": page, "body": str(text), "views": views, "folder": str(folder), "names": names})
+        self._pending.append((page, worker))
+        while len(self._pending) > len(self._workers):
             self._wait_oldest()
 
     def _wait_oldest(self) -> None:
-        page, future = self._pending.popleft()
-        _written(page, future.result)
+        page, worker = self._pending.popleft()
+        worker.receive(page)
 
     def close(self, *, wait: bool = True) -> None:
-        """Wait for every page (``wait``) or cancel those not started; stop the workers. Nothing is
-        left running either way."""
+        """Wait for every page (``wait``) or stop at once; stop the workers, remove the scratch
+        folder. Nothing is left running either way."""
         try:
             while wait and self._pending:
                 self._wait_oldest()
         finally:
-            if self._pool is not None:
-                self._pool.shutdown(wait=True, cancel_futures=True)
-                self._pool = None
+            for worker in self._workers:
+                worker.stop(wait=wait)
+            self._workers = []
             if self._scratch is not None:
                 shutil.rmtree(self._scratch, ignore_errors=True)
                 self._scratch = None
@@ -164,13 +222,24 @@ class PageWriter:
         return self
 
     def __exit__(self, exc_type: Any, *exc: Any) -> None:
-        # On an error in the caller, the pages still waiting do not matter: the publish fails as a whole.
+        # On an error (here or in the caller) the pages still waiting do not matter: the publish fails
+        # as a whole, so the workers are stopped at once.
         self.close(wait=exc_type is None)
 
 
-def _written(page: int, write: Any) -> None:
-    try:
-        write()
-    except Exception as exc:
-        exc.add_note(f"while writing catalogue page {page}")
-        raise
+def serve(jobs: IO[str], results: IO[str]) -> None:
+    """A worker's loop: one JSON job a line in (``page``, ``body``: the N-Triples file, ``views``,
+    ``folder``, ``names``), one JSON line out per job, in order: ``{"page": n}`` or with ``error``."""
+    for line in jobs:
+        job = json.loads(line)
+        result: dict[str, Any] = {"page": job["page"]}
+        try:
+            write_page(Path(job["body"]), job["views"], job["folder"], job["names"])
+        except Exception as exc:  # reported to the export, which fails naming the page
+            result["error"] = f"{type(exc).__name__}: {exc}"
+        results.write(json.dumps(result) + "\n")
+        results.flush()
+
+
+if __name__ == "__main__":
+    serve(sys.stdin, sys.stdout)

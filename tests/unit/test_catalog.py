@@ -6,8 +6,9 @@ from __future__ import annotations
 
 import functools
 import http.server
-import multiprocessing
 import os
+import subprocess
+import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -370,17 +371,50 @@ def test_pages_written_by_worker_processes_are_those_written_in_process(public_u
 
 @pytest.mark.parametrize("workers", [0, 1])
 def test_a_page_that_cannot_be_written_fails_the_export_naming_the_page(workers, tmp_path):
-    """A page pyoxigraph refuses raises from the writer (worker or not) with the page number; the
-    pages before it are written, and no worker process is left behind."""
+    """A page pyoxigraph refuses raises from the writer (worker or not) naming the page and the
+    cause; the pages before it are written, and no worker process is left behind."""
     good = "<https://example.nl/a> <https://example.nl/p> \"x\" .\n"
-    with pytest.raises(SyntaxError) as failed:
+    with pytest.raises(rdf_pages.PageWriteError, match=r"catalogue page 2 could not be written: SyntaxError"):
         with rdf_pages.PageWriter(workers, tmp_path) as writer:
+            processes = [w.process for w in writer._workers]
             writer.submit(1, good, {"ttl": ""}, tmp_path, {"ttl": "1.ttl"})
             writer.submit(2, "<https://example.nl/a> <https://example.nl/p> .\n", {"ttl": ""}, tmp_path, {"ttl": "2.ttl"})
-    assert "while writing catalogue page 2" in failed.value.__notes__
+            writer.submit(3, good, {"ttl": ""}, tmp_path, {"ttl": "3.ttl"})
     assert b"example.nl/a" in (tmp_path / "1.ttl").read_bytes()
-    assert writer._pool is None and not multiprocessing.active_children()
+    assert len(processes) == workers and all(p.poll() is not None for p in processes)
     assert not list(tmp_path.glob(".ntriples-*"))
+
+
+def test_a_page_writer_that_dies_fails_the_export_naming_the_page(tmp_path):
+    with pytest.raises(rdf_pages.PageWriteError, match=r"catalogue page 1 could not be written: its page writer "
+                                                       r"process ended \(exit code -9\)"):
+        with rdf_pages.PageWriter(1, tmp_path) as writer:
+            writer._workers[0].process.kill()
+            writer._workers[0].process.wait()
+            writer.submit(1, "<https://example.nl/a> <https://example.nl/p> \"x\" .\n", {"ttl": ""}, tmp_path,
+                          {"ttl": "1.ttl"})
+            writer.close()
+
+
+def test_the_page_writers_never_run_the_callers_main_script(tmp_path):
+    """Under Airflow the main script is the ``airflow`` command: a multiprocessing ``spawn`` worker
+    would import all of Airflow first (115 MiB and 1.6 s). The page writers are started on their
+    own module only."""
+    script = tmp_path / "caller.py"
+    script.write_text(
+        "import pathlib, sys\n"
+        "pathlib.Path(sys.argv[1], 'ran-as-' + __name__).touch()\n"
+        "if __name__ == '__main__':\n"
+        "    from inventory import rdf_pages\n"
+        "    out = pathlib.Path(sys.argv[1])\n"
+        "    with rdf_pages.PageWriter(2, out) as writer:\n"
+        "        for page in (1, 2, 3):\n"
+        "            writer.submit(page, f'<https://example.nl/{page}> <https://example.nl/p> \"x\" .\\n',\n"
+        "                          {'ttl': '', 'rdf': ''}, out, {'ttl': f'{page}.ttl', 'rdf': f'{page}.rdf'})\n")
+    env = {**os.environ, "PYTHONPATH": str(PROJECT / "plugins")}
+    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, env=env, timeout=120)
+    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".py") == [
+        "1.rdf", "1.ttl", "2.rdf", "2.ttl", "3.rdf", "3.ttl", "ran-as-__main__"]
 
 
 def test_the_worker_count_comes_from_the_environment(monkeypatch):
@@ -393,11 +427,13 @@ def test_the_worker_count_comes_from_the_environment(monkeypatch):
         rdf_pages.workers_from_env()
 
 
-def test_a_process_that_may_not_start_workers_writes_the_pages_itself(tmp_path, monkeypatch, caplog):
-    """A daemonic process (a pool's own worker) may not have children: the pages are still written."""
-    monkeypatch.setattr(multiprocessing.process.current_process(), "daemon", True)
+def test_when_no_worker_can_start_the_pages_are_written_in_process(tmp_path, monkeypatch, caplog):
+    """A container at its process limit: the catalogue is still written, only in one process."""
+    def refuse(*args, **kwargs):
+        raise BlockingIOError(11, "Resource temporarily unavailable")
+    monkeypatch.setattr(rdf_pages.subprocess, "Popen", refuse)
     with rdf_pages.PageWriter(2, tmp_path) as writer:
         writer.submit(1, "<https://example.nl/a> <https://example.nl/p> \"x\" .\n", {"ttl": ""}, tmp_path,
                       {"ttl": "p.ttl"})
-    assert (tmp_path / "p.ttl").exists()
+    assert (tmp_path / "p.ttl").exists() and not list(tmp_path.glob(".ntriples-*"))
     assert "worker processes could not start" in caplog.text

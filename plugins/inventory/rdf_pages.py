@@ -172,11 +172,11 @@ class PageWriter:
         self._workers: list[_Worker] = []
         self._scratch: Path | None = None
         self._pending: deque[tuple[int, _Worker]] = deque()
-        self._turn = 0
         if workers > 0:
             try:
                 self._scratch = Path(tempfile.mkdtemp(prefix=".ntriples-", dir=scratch_in))
                 self._workers = [_Worker() for _ in range(workers)]
+                self._in_turn = itertools.cycle(self._workers)
             except OSError as exc:
                 # No processes left to start (a container's pid limit, say): the catalogue is still
                 # written, only in this one process.
@@ -192,8 +192,7 @@ class PageWriter:
             return
         text = self._scratch / f"{page}.nt"
         text.write_text(body, encoding="utf-8")
-        worker = self._workers[self._turn % len(self._workers)]
-        self._turn += 1
+        worker = next(self._in_turn)
         worker.send({"page": page, "body": str(text), "views": views, "folder": str(folder), "names": names})
         self._pending.append((page, worker))
         while len(self._pending) > len(self._workers):

@@ -633,7 +633,7 @@ def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None 
                       {ext: view_ntriples(page, pages, ext, config) for ext in formats},
                       folder, {ext: page_file(page, ext) for ext in formats})
 
-    # The cyclic collector paused while pages are built (see gcpause): about a tenth of the build's CPU.
+    # The cyclic collector paused while pages are built: millions of short-lived acyclic objects (see gcpause).
     with no_cyclic_gc(), PageWriter(workers, folder) as writer:
         for kind, item in items():
             (datasets if kind == "dataset" else services).append(item)

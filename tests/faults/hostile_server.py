@@ -109,12 +109,21 @@ class _Handler(BaseHTTPRequestHandler):
         request = Request(self.command, parts.path, parse_qs(parts.query), dict(self.headers.items()), body)
         answer = hostile._next_answer(request)
         hostile._enter()
+        self._in_flight = True
         try:
             self._answer(answer, request)
         except (BrokenPipeError, ConnectionResetError, ConnectionAbortedError):
             self.close_connection = True  # the client hung up (as it should past a size cap)
         finally:
-            hostile._leave()
+            self._answered()
+
+    def _answered(self) -> None:
+        """The request stops counting as in flight once its response is handed to the socket, not
+        when this thread next runs: by then the client may have read it and sent its next request,
+        and on a loaded machine that counted one request too many at the peak."""
+        if self._in_flight:
+            self._in_flight = False
+            self.server.hostile._leave()
 
     def _answer(self, answer: Answer, request: Request) -> None:
         hostile: HostileServer = self.server.hostile
@@ -148,6 +157,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(answer.body)))
         for name, value in answer.headers.items():
             self.send_header(name, value)
+        self._answered()
         self.end_headers()
         if request.method != "HEAD":
             self.wfile.write(answer.body)

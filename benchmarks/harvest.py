@@ -16,10 +16,9 @@ in a fresh child process so that its peak RSS is its own:
 
 It prints, per step, the seconds, the CPU seconds (the step's process and its children: the
 harvest's page worker, publish's catalogue page writers) and the peak RSS of the step's process
-tree (sampled every 20 ms, and at
-least the process's own ``ru_maxrss``); the end to end's seconds and CPU seconds are the sums, its
-peak RSS the largest step's, its rate datasets/s over the summed seconds and as a share of the
-floor's. ``--steps`` measures a part (``--steps harvest`` for the harvest alone). Figures go to the
+tree (sampled every 20 ms, and at least the process's own ``ru_maxrss``); the end to end's seconds
+and CPU seconds are the sums, its peak RSS the largest step's, its rate datasets/s over the summed
+seconds and as a share of the floor's. ``--steps`` measures a part (``--steps harvest`` for the harvest alone). Figures go to the
 README by hand; nothing here asserts a time (tests never do).
 """
 

@@ -108,6 +108,14 @@ class PageWriteError(RuntimeError):
     """A catalogue page could not be written; the message names the page and the cause."""
 
 
+def _cause(exc: Exception) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+def _cannot_write(page: int, cause: str) -> PageWriteError:
+    return PageWriteError(f"catalogue page {page} could not be written: {cause}")
+
+
 class _Worker:
     """One ``python -m inventory.rdf_pages`` process: a job line in, a result line out, in order."""
 
@@ -134,11 +142,10 @@ class _Worker:
             raise self._ended(page)
         error = json.loads(line).get("error")
         if error:
-            raise PageWriteError(f"catalogue page {page} could not be written: {error}")
+            raise _cannot_write(page, error)
 
     def _ended(self, page: int) -> PageWriteError:
-        return PageWriteError(f"catalogue page {page} could not be written: its page writer process ended "
-                              f"(exit code {self.process.wait()})")
+        return _cannot_write(page, f"its page writer process ended (exit code {self.process.wait()})")
 
     def stop(self, *, wait: bool) -> None:
         """End of input ends the worker once its jobs are done; without ``wait`` it is killed."""
@@ -184,12 +191,13 @@ class PageWriter:
                 self.close(wait=False)
 
     def submit(self, page: int, body: str, views: dict[str, str], folder: Path, names: dict[str, str]) -> None:
-        if not self._workers or self._scratch is None:
+        if not self._workers:
             try:
                 write_page(body, views, str(folder), names)
             except Exception as exc:
-                raise PageWriteError(f"catalogue page {page} could not be written: {type(exc).__name__}: {exc}") from exc
+                raise _cannot_write(page, _cause(exc)) from exc
             return
+        assert self._scratch is not None  # made with the workers
         text = self._scratch / f"{page}.nt"
         text.write_text(body, encoding="utf-8")
         worker = next(self._in_turn)
@@ -235,7 +243,7 @@ def serve(jobs: IO[str], results: IO[str]) -> None:
         try:
             write_page(Path(job["body"]), job["views"], job["folder"], job["names"])
         except Exception as exc:  # reported to the export, which fails naming the page
-            result["error"] = f"{type(exc).__name__}: {exc}"
+            result["error"] = _cause(exc)
         results.write(json.dumps(result) + "\n")
         results.flush()
 

@@ -16,7 +16,7 @@ import os
 import struct
 import tempfile
 import time
-from concurrent.futures import Future, ProcessPoolExecutor, ThreadPoolExecutor
+from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Callable
@@ -325,7 +325,7 @@ def harvest_source(
     sent_credentials: str | None = None  # what credentials.apply put on the session, in words
     # A big listing of a kind that maps column by column is parsed and mapped in a worker process
     # (page_worker.py), from the moment the worker is up; until then, and for small listings, here.
-    worker: ProcessPoolExecutor | None = None
+    worker: Executor | None = None
     worker_up: Future | None = None
 
     def fetch_and_parse(seq: int, request: PageRequest) -> tuple[LandedPage, Future | None]:

@@ -19,8 +19,6 @@ stays in the harvest loop, exactly as for a page parsed in-process.
 
 from __future__ import annotations
 
-import multiprocessing
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -31,6 +29,7 @@ from .landing import LandedPage
 from .model import RECORD_TABLES
 from .sources import module_for
 from .sources.base import Columns, ParseContext, ParsedPage, Refusal
+from .worker_process import WorkerProcess
 
 # A listing that reports fewer records than this is parsed in the loop's own process: starting an
 # interpreter (about a second: pyarrow and the source module are imported) would cost more than
@@ -45,9 +44,10 @@ def wanted(module: Any, reported_total: int | None) -> bool:
     return bool(getattr(module, "PAGE_WORKER", False)) and reported_total is not None and reported_total >= MIN_RECORDS
 
 
-def start() -> ProcessPoolExecutor:
-    # spawn: a clean interpreter, never a fork of a process with threads (Airflow's task runner has some).
-    return ProcessPoolExecutor(max_workers=1, mp_context=multiprocessing.get_context("spawn"))
+def start() -> WorkerProcess:
+    # A clean interpreter on this package alone: never a fork of a process with threads (Airflow's task
+    # runner has some), and never one that first imports the caller's main script (see worker_process.py).
+    return WorkerProcess("page worker")
 
 
 def warm_up(kind: str) -> None:

@@ -6,29 +6,29 @@ Pages are independent, so that part runs in worker processes (:class:`PageWriter
 export's own process reads the store and builds the next pages: the export's wall time drops by up
 to half on two cores. Its CPU does not: the same work is done, only at the same time.
 
-A worker is ``python -m inventory.rdf_pages``: a fresh interpreter that imports this module, which
-imports nothing but pyoxigraph, so it costs about 20 MiB and a tenth of a second. Not a
-``multiprocessing`` pool: a ``spawn`` child first re-runs the parent's main script, and in an
+A worker is a :class:`~inventory.worker_process.WorkerProcess`: a fresh interpreter that imports
+this module, which imports nothing but pyoxigraph, so it costs about 20 MiB and a tenth of a second.
+Not a ``multiprocessing`` pool: a ``spawn`` child first re-runs the parent's main script, and in an
 Airflow task that is the ``airflow`` command, which imports Airflow (115 MiB and 1.6 s a worker,
-measured). The protocol is one JSON line a page each way.
+measured).
 """
 
 from __future__ import annotations
 
 import itertools
-import json
 import logging
 import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections import deque
+from concurrent.futures import Future
 from pathlib import Path
-from typing import IO, Any, Iterable
+from typing import Any, Iterable
 
 import pyoxigraph
 from pyoxigraph import RdfFormat
+
+from .worker_process import WorkerProcess, WorkerProcessEnded
 
 log = logging.getLogger("inventory.publish")
 
@@ -116,54 +116,6 @@ def _cannot_write(page: int, cause: str) -> PageWriteError:
     return PageWriteError(f"catalogue page {page} could not be written: {cause}")
 
 
-class _Worker:
-    """One ``python -m inventory.rdf_pages`` process: a job line in, a result line out, in order."""
-
-    def __init__(self) -> None:
-        plugins = str(Path(__file__).resolve().parent.parent)  # where ``inventory`` is importable from
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in (plugins, os.environ.get("PYTHONPATH")) if p)}
-        # stderr is inherited: whatever a worker prints lands in the task's log.
-        self.process = subprocess.Popen([sys.executable, "-m", __name__], stdin=subprocess.PIPE,
-                                        stdout=subprocess.PIPE, text=True, encoding="utf-8", env=env)
-
-    def send(self, job: dict[str, Any]) -> None:
-        assert self.process.stdin is not None
-        try:
-            self.process.stdin.write(json.dumps(job) + "\n")
-            self.process.stdin.flush()
-        except BrokenPipeError:
-            raise self._ended(job["page"]) from None
-
-    def receive(self, page: int) -> None:
-        """The result of this worker's oldest job (``page``); raises if it failed or the worker died."""
-        assert self.process.stdout is not None
-        line = self.process.stdout.readline()
-        if not line:
-            raise self._ended(page)
-        error = json.loads(line).get("error")
-        if error:
-            raise _cannot_write(page, error)
-
-    def _ended(self, page: int) -> PageWriteError:
-        return _cannot_write(page, f"its page writer process ended (exit code {self.process.wait()})")
-
-    def stop(self, *, wait: bool) -> None:
-        """End of input ends the worker once its jobs are done; without ``wait`` it is killed."""
-        if not wait:
-            self.process.kill()
-        for stream in (self.process.stdin, self.process.stdout):
-            if stream is not None:
-                try:
-                    stream.close()
-                except OSError:  # a killed worker's pipe
-                    pass
-        try:
-            self.process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-
-
 class PageWriter:
     """Writes pages with :func:`write_page`, in ``workers`` processes or, with 0, in this process.
 
@@ -176,13 +128,14 @@ class PageWriter:
     """
 
     def __init__(self, workers: int, scratch_in: Path) -> None:
-        self._workers: list[_Worker] = []
+        self._workers: list[WorkerProcess] = []
         self._scratch: Path | None = None
-        self._pending: deque[tuple[int, _Worker]] = deque()
+        self._pending: deque[tuple[int, Future]] = deque()
         if workers > 0:
             try:
                 self._scratch = Path(tempfile.mkdtemp(prefix=".ntriples-", dir=scratch_in))
-                self._workers = [_Worker() for _ in range(workers)]
+                for _ in range(workers):  # one by one: those started before a refusal are stopped by close
+                    self._workers.append(WorkerProcess("page writer"))
                 self._in_turn = itertools.cycle(self._workers)
             except OSError as exc:
                 # No processes left to start (a container's pid limit, say): the catalogue is still
@@ -200,15 +153,22 @@ class PageWriter:
         assert self._scratch is not None  # made with the workers
         text = self._scratch / f"{page}.nt"
         text.write_text(body, encoding="utf-8")
-        worker = next(self._in_turn)
-        worker.send({"page": page, "body": str(text), "views": views, "folder": str(folder), "names": names})
-        self._pending.append((page, worker))
+        try:
+            written = next(self._in_turn).submit(write_page, text, views, str(folder), names)
+        except WorkerProcessEnded as exc:
+            raise _cannot_write(page, str(exc)) from None
+        self._pending.append((page, written))
         while len(self._pending) > len(self._workers):
             self._wait_oldest()
 
     def _wait_oldest(self) -> None:
-        page, worker = self._pending.popleft()
-        worker.receive(page)
+        page, written = self._pending.popleft()
+        try:
+            written.result()
+        except WorkerProcessEnded as exc:
+            raise _cannot_write(page, str(exc)) from None
+        except Exception as exc:
+            raise _cannot_write(page, _cause(exc)) from exc
 
     def close(self, *, wait: bool = True) -> None:
         """Wait for every page (``wait``) or stop at once; stop the workers, remove the scratch
@@ -218,7 +178,7 @@ class PageWriter:
                 self._wait_oldest()
         finally:
             for worker in self._workers:
-                worker.stop(wait=wait)
+                worker.shutdown(wait=True, cancel_futures=not wait)
             self._workers = []
             if self._scratch is not None:
                 shutil.rmtree(self._scratch, ignore_errors=True)
@@ -232,21 +192,3 @@ class PageWriter:
         # On an error (here or in the caller) the pages still waiting do not matter: the publish fails
         # as a whole, so the workers are stopped at once.
         self.close(wait=exc_type is None)
-
-
-def serve(jobs: IO[str], results: IO[str]) -> None:
-    """A worker's loop: one JSON job a line in (``page``, ``body``: the N-Triples file, ``views``,
-    ``folder``, ``names``), one JSON line out per job, in order: ``{"page": n}`` or with ``error``."""
-    for line in jobs:
-        job = json.loads(line)
-        result: dict[str, Any] = {"page": job["page"]}
-        try:
-            write_page(Path(job["body"]), job["views"], job["folder"], job["names"])
-        except Exception as exc:  # reported to the export, which fails naming the page
-            result["error"] = _cause(exc)
-        results.write(json.dumps(result) + "\n")
-        results.flush()
-
-
-if __name__ == "__main__":
-    serve(sys.stdin, sys.stdout)

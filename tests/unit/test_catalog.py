@@ -7,8 +7,6 @@ from __future__ import annotations
 import functools
 import http.server
 import os
-import subprocess
-import sys
 import threading
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,7 +16,7 @@ import pyoxigraph
 import pytest
 from pyoxigraph import NamedNode, RdfFormat
 
-from inventory import model, rdf_pages
+from inventory import model, rdf_pages, worker_process
 from inventory.config import SourceConfig
 from inventory.harvest import harvest_source
 from inventory.publish import catalog, export, exports, publish
@@ -386,7 +384,7 @@ def test_a_page_that_cannot_be_written_fails_the_export_naming_the_page(workers,
 
 
 def test_a_page_writer_that_dies_fails_the_export_naming_the_page(tmp_path):
-    with pytest.raises(rdf_pages.PageWriteError, match=r"catalogue page 1 could not be written: its page writer "
+    with pytest.raises(rdf_pages.PageWriteError, match=r"catalogue page 1 could not be written: the page writer "
                                                        r"process ended \(exit code -9\)"):
         with rdf_pages.PageWriter(1, tmp_path) as writer:
             writer._workers[0].process.kill()
@@ -394,27 +392,6 @@ def test_a_page_writer_that_dies_fails_the_export_naming_the_page(tmp_path):
             writer.submit(1, "<https://example.nl/a> <https://example.nl/p> \"x\" .\n", {"ttl": ""}, tmp_path,
                           {"ttl": "1.ttl"})
             writer.close()
-
-
-def test_the_page_writers_never_run_the_callers_main_script(tmp_path):
-    """Under Airflow the main script is the ``airflow`` command: a multiprocessing ``spawn`` worker
-    would import all of Airflow first (115 MiB and 1.6 s). The page writers are started on their
-    own module only."""
-    script = tmp_path / "caller.py"
-    script.write_text(
-        "import pathlib, sys\n"
-        "pathlib.Path(sys.argv[1], 'ran-as-' + __name__).touch()\n"
-        "if __name__ == '__main__':\n"
-        "    from inventory import rdf_pages\n"
-        "    out = pathlib.Path(sys.argv[1])\n"
-        "    with rdf_pages.PageWriter(2, out) as writer:\n"
-        "        for page in (1, 2, 3):\n"
-        "            writer.submit(page, f'<https://example.nl/{page}> <https://example.nl/p> \"x\" .\\n',\n"
-        "                          {'ttl': '', 'rdf': ''}, out, {'ttl': f'{page}.ttl', 'rdf': f'{page}.rdf'})\n")
-    env = {**os.environ, "PYTHONPATH": str(PROJECT / "plugins")}
-    subprocess.run([sys.executable, str(script), str(tmp_path)], check=True, env=env, timeout=120)
-    assert sorted(p.name for p in tmp_path.iterdir() if p.suffix != ".py") == [
-        "1.rdf", "1.ttl", "2.rdf", "2.ttl", "3.rdf", "3.ttl", "ran-as-__main__"]
 
 
 def test_the_worker_count_comes_from_the_environment(monkeypatch):
@@ -428,12 +405,20 @@ def test_the_worker_count_comes_from_the_environment(monkeypatch):
 
 
 def test_when_no_worker_can_start_the_pages_are_written_in_process(tmp_path, monkeypatch, caplog):
-    """A container at its process limit: the catalogue is still written, only in one process."""
-    def refuse(*args, **kwargs):
-        raise BlockingIOError(11, "Resource temporarily unavailable")
-    monkeypatch.setattr(rdf_pages.subprocess, "Popen", refuse)
+    """A container at its process limit: the catalogue is still written, only in one process, and
+    the worker that did start is stopped."""
+    started = []
+    real_popen = worker_process.subprocess.Popen
+
+    def second_refused(*args, **kwargs):
+        if started:
+            raise BlockingIOError(11, "Resource temporarily unavailable")
+        started.append(real_popen(*args, **kwargs))
+        return started[-1]
+    monkeypatch.setattr(worker_process.subprocess, "Popen", second_refused)
     with rdf_pages.PageWriter(2, tmp_path) as writer:
         writer.submit(1, "<https://example.nl/a> <https://example.nl/p> \"x\" .\n", {"ttl": ""}, tmp_path,
                       {"ttl": "p.ttl"})
     assert (tmp_path / "p.ttl").exists() and not list(tmp_path.glob(".ntriples-*"))
+    assert len(started) == 1 and started[0].poll() is not None
     assert "worker processes could not start" in caplog.text

@@ -44,14 +44,16 @@ def test_store_is_the_duckdb_file_and_schema_follows_the_model(duck_env):
         assert services["adr_score"] == "DOUBLE" and services["authentication"] == "VARCHAR[]"
         for table, schema in model.ALL_TABLES.items():
             assert st.table_columns(table) == schema.names
-        assert st.schema_version() == 2  # 2: history, changes, tombstones
-        pks = {r[0]: r[1] for r in st.fetchall(
-            "SELECT table_name, constraint_column_names FROM duckdb_constraints() "
-            "WHERE constraint_type = 'PRIMARY KEY'")}
-        assert pks["datasets"] == ["dataset_uid"]
-        assert pks["data_services"] == ["service_uid"]
-        assert pks["harvest_runs"] == ["run_id", "source_id"]
-        assert "quarantine" not in pks
+        assert st.schema_version() == 3  # 2: history, changes, tombstones; 3: record tables without key indexes
+        assert _primary_keys(st) == {"harvest_runs": ["run_id", "source_id"], "dataset_clusters": ["dataset_uid"],
+                                     "algorithm_datasets": ["algorithm_uid", "dataset_uid"],
+                                     "schema_version": ["version"], "publish_log": ["publish_id"],
+                                     "published_batches": ["source_id", "batch_id", "fingerprint"]}
+
+
+def _primary_keys(st) -> dict[str, list[str]]:
+    return {r[0]: r[1] for r in st.fetchall(
+        "SELECT table_name, constraint_column_names FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY'")}
 
 
 def test_missing_model_column_is_added(duck_env):
@@ -216,37 +218,54 @@ def test_duckdb_export_failure_leaves_no_release(duck_env, monkeypatch):
     assert not [p for p in exports.releases_dir().iterdir() if p.name.startswith(".tmp-")]
 
 
-def test_duckdb_memory_limit_grows_with_the_key_indexes(duck_env, monkeypatch):
-    """The primary-key indexes must fit in memory: a large inventory raises the limit (unless the
-    environment fixes it) instead of running out of memory. Each key counts once, also when one
-    transaction applies several tables."""
-    from inventory.publish import duckdb_store
+def _keys_unique(st) -> dict[str, tuple[int, int]]:
+    """(rows, distinct keys) of every record table."""
+    return {t: tuple(st.fetchall(f'SELECT count(*), count(DISTINCT "{uid}") FROM "{t}"')[0])
+            for t, uid in model.UID_COLUMN.items()}
 
-    b = sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", i) for i in range(10)],
-                      distributions=[sc.distribution("gem-a", i) for i in range(10)])
-    monkeypatch.setattr(duckdb_store, "INDEX_BASE_BYTES", 256 * 2**20)
-    monkeypatch.setattr(duckdb_store, "INDEX_KEY_BYTES", 100 * 2**20)  # 100 MiB a key
 
-    def apply_and_read_limit(tables: tuple[str, ...] = ("datasets",)) -> str:
-        with open_store() as st:
-            st.ensure_schema()
-            st.begin()
-            for table in tables:
-                st.load_stage(table, model.RECORD_TABLES[table], b.validated(table))
-                st.check_stage(table, "gem-a", "test")
-                st.diff(table, "gem-a", True)
-                st.apply(table, "gem-a", True)
-            limit = st.scalar("SELECT current_setting('memory_limit')")
-            st.rollback()
-            return limit
+def test_duckdb_record_keys_stay_unique_without_a_key_index(duck_env):
+    """DuckDB's record tables have no primary-key index (it cannot spill and held 266 MiB at a
+    million datasets): repeated keys in a batch, changed and re-harvested records, and a partial
+    run still leave one row per key."""
+    ds = [sc.dataset("gem-a", i) for i in range(6)]
+    sc.make_batch("gem-a", "run1", datasets=ds + [ds[2]], distributions=[sc.distribution("gem-a", i) for i in range(6)])
+    publish()
+    sc.make_batch("gem-a", "run2", datasets=[sc.dataset("gem-a", i, "run2", title=f"v2 {i}") for i in range(8)],
+                  distributions=[sc.distribution("gem-a", i, "run2") for i in range(8)])
+    publish()
+    sc.make_batch("gem-a", "run3", status="partial", datasets=[sc.dataset("gem-a", i, "run3", title=f"v3 {i}") for i in (3, 4, 9)])
+    publish()
+    with open_store() as st:
+        assert _primary_keys(st).keys().isdisjoint(model.UID_COLUMN)
+        counts = _keys_unique(st)
+        assert counts["datasets"] == (9, 9) and counts["distributions"] == (8, 8), counts
+        assert all(rows == keys for rows, keys in counts.values()), counts
 
-    assert apply_and_read_limit() == "1.2 GiB"  # 256 MiB + 10 new keys
-    # 256 MiB + 20 keys: the datasets the first apply inserted are counted once, not again as new.
-    assert apply_and_read_limit(("datasets", "distributions")) == "2.2 GiB"
-    monkeypatch.setenv("INVENTORY_DUCKDB_MEMORY_LIMIT", "600MB")
-    assert apply_and_read_limit() == "572.2 MiB"  # as the environment says
-    monkeypatch.delenv("INVENTORY_DUCKDB_MEMORY_LIMIT")
-    assert publish()["sources"]["gem-a"]["added"] == 20  # 10 datasets and their 10 distributions
+
+def test_a_store_made_with_record_key_indexes_loses_them_and_keeps_its_rows(duck_env):
+    """Upgrading a schema-2 store, whose record tables had a primary key: each is rebuilt without
+    it, with its rows in their order, and the next publish applies on top."""
+    sc.first_publish(duck_env)
+    with open_store() as st:
+        before = {t: st.fetchall(f'SELECT * FROM "{t}"') for t in model.RECORD_TABLES}
+        st.begin()
+        for table, schema in model.RECORD_TABLES.items():  # as schema version 2 made them
+            st.execute(f'ALTER TABLE "{table}" RENAME TO "{table}_old"')
+            st.execute(st.create_table_sql(table, schema, (model.UID_COLUMN[table],)))
+            st.execute(f'INSERT INTO "{table}" SELECT * FROM "{table}_old"')
+            st.execute(f'DROP TABLE "{table}_old"')
+        st.execute('DELETE FROM "schema_version" WHERE "version" = 3')
+        st.commit()
+        assert set(model.UID_COLUMN) <= set(_primary_keys(st))
+    with open_store() as st:
+        st.ensure_schema()
+        assert st.schema_version() == 3
+        assert _primary_keys(st).keys().isdisjoint(model.UID_COLUMN)
+        assert {t: st.fetchall(f'SELECT * FROM "{t}"') for t in model.RECORD_TABLES} == before
+        assert st.scalar('SELECT count(*) FROM "datasets_withdrawn"') == 0  # the views still read the tables
+    sc.make_batch("gem-a", "run2", datasets=[sc.dataset("gem-a", i, "run2", title=f"v2 {i}") for i in range(5)])
+    assert publish()["sources"]["gem-a"]["changed"] == 5
 
 
 def test_a_store_published_before_history_existed_gets_it(duck_env):
@@ -261,7 +280,7 @@ def test_a_store_published_before_history_existed_gets_it(duck_env):
     sc.make_batch("gem-a", "run2", datasets=[sc.dataset("gem-a", i, "run2", title=f"v2 {i}") for i in range(5)])
     publish()
     with open_store() as st:
-        assert st.schema_version() == 2
+        assert st.schema_version() == 3
         assert st.scalar('SELECT count(*) FROM "algorithms_history" WHERE "valid_to" IS NULL') == 3
         assert st.scalar('SELECT count(*) FROM "distributions_history"') == 5
     versions = sc.history(duck_env, "datasets", model.stable_uid("gem-a", "ds-2"))

@@ -8,8 +8,12 @@ Bounded memory whatever the size of the inventory:
 
 * ``memory_limit`` (default ``DEFAULT_MEMORY_LIMIT``, ``$INVENTORY_DUCKDB_MEMORY_LIMIT`` overrides) caps
   DuckDB's buffer pool; beyond it, joins and aggregates spill to ``<store>.tmp`` beside the file.
-  What cannot spill is the primary-key indexes and what temporary tables and open sorted results
-  pin, so unless the environment fixes it the limit grows with the keys (``INDEX_BASE_BYTES``).
+* The record tables have no primary-key index (``record_key_indexes = False``): an ART index
+  cannot spill, it must stay in memory while rows are inserted and until the commit (about 72
+  bytes a key: 266 MiB for a million datasets and their 2.7 million distributions), and
+  maintaining it was most of the commit's time (5.5 of 5.9 s at 1,000,000 datasets). Keys stay
+  unique without it (see ``Store.record_key_indexes``); a store made with the indexes loses them
+  once, in ``ensure_schema`` (schema version 3).
 * ``threads`` (DuckDB's default: one per core; ``$INVENTORY_DUCKDB_THREADS`` overrides) is how
   many threads a statement uses; each has buffers of its own, so a worker with many cores may set
   it lower. On 2 cores, 1 thread instead of 2 did not change a publish's peak RSS measurably
@@ -49,18 +53,6 @@ log = logging.getLogger("inventory.publish")
 SORTED_EXPORTS = frozenset({"harvest_runs"})
 MEMORY_LIMIT_ENV = "INVENTORY_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "512MB"
-# The primary-key indexes (ART) of the record tables must be in memory while rows are inserted and
-# committed: about 67 bytes a key (250 MB for a million datasets and their 2.7 million
-# distributions). Unless $INVENTORY_DUCKDB_MEMORY_LIMIT says otherwise, a publish raises the limit
-# to INDEX_BASE_BYTES + INDEX_KEY_BYTES for every key in the store and in its batches, when that is
-# more than DEFAULT_MEMORY_LIMIT, so a larger inventory publishes instead of running out of memory.
-# INDEX_BASE_BYTES is the room for what else cannot spill, above all the temporary tables of the
-# cross-source links (links.refresh): with 256 MiB they ran out of memory at 1,000,000 datasets
-# (limit 513 MiB); 336 MiB gives that step the 581 MiB it was measured to pass with (2026-11-29,
-# benchmarks/validate_publish.py's batch).
-INDEX_BASE_BYTES = 336 * 2**20
-INDEX_KEY_BYTES = 72
-DEFAULT_MEMORY_LIMIT_BYTES = 512 * 10**6  # DuckDB's MB
 THREADS_ENV = "INVENTORY_DUCKDB_THREADS"
 # Rows per Parquet row group of an export: DuckDB holds one row group per writer in memory
 # (122,880 rows by default: about 200 MB of dataset records).
@@ -79,6 +71,7 @@ class DuckDBStore(Store):
     DOUBLE = "DOUBLE"
     # DuckDB scans are fast; ART indexes on non-unique columns only slow the bulk loads down.
     secondary_indexes = False
+    record_key_indexes = False  # see the module docstring
 
     def __init__(self, path: str | Path | None = None, *, read_only: bool = False,
                  lock_timeout: float = 60.0):
@@ -97,11 +90,8 @@ class DuckDBStore(Store):
                 time.sleep(0.5)
         self.con.execute("SET TimeZone = 'UTC'")
         # Bounded memory: DuckDB spills joins, aggregates and sorts to disk beyond the limit.
-        self._fixed_limit = bool(os.environ.get(MEMORY_LIMIT_ENV))
         limit = os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
         self.con.execute(f"SET memory_limit = {_literal(limit)}")
-        self._limit_bytes = DEFAULT_MEMORY_LIMIT_BYTES
-        self._replaced_keys = 0  # rows this store's transaction changed (deleted and inserted again)
         threads = os.environ.get(THREADS_ENV)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -197,22 +187,18 @@ class DuckDBStore(Store):
         self._staged_rows[table] = rows
         return rows
 
-    def _fit_memory(self, added: int, changed: int) -> None:
-        """Raise the memory limit so that the primary-key indexes fit (see ``INDEX_KEY_BYTES``): the
-        keys in the store (which include what earlier applies of this transaction inserted), the
-        keys this apply inserts, and the old entries of every changed row (a changed row is deleted
-        and inserted again, and the index keeps the deleted entry until the commit)."""
-        self._replaced_keys += changed
-        if self._fixed_limit:
-            return
-        stored = sum(int(self.scalar(f"SELECT count(*) FROM {q(t)}") or 0)
-                     for t in model.RECORD_TABLES if self.table_exists(t))
-        keys = stored + added + self._replaced_keys
-        needed = INDEX_BASE_BYTES + INDEX_KEY_BYTES * keys
-        if needed > self._limit_bytes:
-            self.con.execute(f"SET memory_limit = '{-(-needed // 2**20)}MiB'")
-            self._limit_bytes = needed
-            log.info("store: memory limit raised to %d MiB for the key indexes of %d rows", needed >> 20, keys)
+    def drop_record_key_indexes(self) -> None:
+        """Rebuild each record table that still has a primary key without it: DuckDB cannot drop a
+        constraint, so the rows are copied (in their order) into a new table of the same columns."""
+        keyed = [r[0] for r in self.fetchall(
+            "SELECT DISTINCT table_name FROM duckdb_constraints() WHERE constraint_type = 'PRIMARY KEY' "
+            "AND schema_name = current_schema() AND list_contains(?, table_name)", [list(model.UID_COLUMN)])]
+        for table in keyed:
+            rebuilt = f"{table}__without_key"
+            self.execute(f"CREATE TABLE {q(rebuilt)} AS SELECT * FROM {q(table)}")
+            self.execute(f"DROP TABLE {q(table)}")
+            self.execute(f"ALTER TABLE {q(rebuilt)} RENAME TO {q(table)}")
+            log.info("store: %s rebuilt without its primary-key index (schema version 3)", table)
 
     def check_stage(self, table: str, source_id: str, where: str) -> int:
         """Refuse rows a validated batch must never contain; drop duplicate keys. Returns row count."""
@@ -295,11 +281,6 @@ class DuckDBStore(Store):
     def changed_fields(self, names: list[str]) -> str:
         cases = ", ".join(f"CASE WHEN s.{q(n)} IS DISTINCT FROM m.{q(n)} THEN {_literal(n)} END" for n in names)
         return f"[f FOR f IN [{cases}] IF f IS NOT NULL]"
-
-    def apply(self, table: str, source_id: str, complete: bool) -> None:
-        _, counts = self._delta(table, source_id, complete)
-        self._fit_memory(counts["added"], counts["changed"])
-        super().apply(table, source_id, complete)
 
     def replace_quarantine(self, source_id: str, path: Path | None) -> None:
         self.execute('DELETE FROM "quarantine" WHERE "source_id" = ?', [source_id])

@@ -36,10 +36,11 @@ from .. import model
 log = logging.getLogger("inventory.publish")
 
 # Bump together with an entry in MIGRATIONS when the store layout changes.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 MIGRATIONS: dict[int, str] = {
     1: "canonical tables of model.ALL_TABLES; publish_log; published_batches",
     2: "changes; <record table>_history (valid_from/valid_to, tombstones) and <record table>_withdrawn views",
+    3: "record tables without a primary-key index where the store does not keep them (DuckDB)",
 }
 
 # Provenance that changes on every harvest without the record itself changing.
@@ -117,6 +118,10 @@ class Store:
     TEXT_LIST = "TEXT[]"
     DOUBLE = "DOUBLE PRECISION"
     secondary_indexes = True
+    # A primary key on every record table's uid. The publish keeps keys unique without it (a batch's
+    # duplicate keys are collapsed in check_stage; apply deletes a key before inserting it again);
+    # the index is a second guard, and what makes a lookup by uid cheap.
+    record_key_indexes = True
     # table -> (source_id, complete, temporary table of the keys that are not unchanged (None: the
     # source had no rows, every staged row is added), counts by kind); set by ``diff``
     _deltas: dict[str, tuple[str, bool, str | None, dict[str, int]]]
@@ -231,6 +236,17 @@ class Store:
             return f"{self.ts_text(q(name))} AS {q(name)}"
         return q(name)
 
+    def table_key(self, table: str) -> tuple[str, ...]:
+        """The primary key ``table`` is created with: none for a record table in a store without
+        record key indexes (``record_key_indexes``)."""
+        if table in model.UID_COLUMN and not self.record_key_indexes:
+            return ()
+        return PRIMARY_KEYS.get(table, ())
+
+    def drop_record_key_indexes(self) -> None:
+        """Remove the primary keys of record tables made when this store kept them (a migration)."""
+        raise NotImplementedError(f"{type(self).__name__} keeps its record tables' primary keys")
+
     def table_exists(self, table: str) -> bool:
         return bool(self.scalar(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = current_schema() "
@@ -267,8 +283,10 @@ class Store:
                 raise RuntimeError(
                     f"the inventory store at {self.location()} has schema version {current}, newer than "
                     f"this code knows ({SCHEMA_VERSION}); upgrade the code before publishing")
+            if not self.record_key_indexes:
+                self.drop_record_key_indexes()
             for table, schema in model.ALL_TABLES.items():
-                self.execute(self.create_table_sql(table, schema, PRIMARY_KEYS.get(table, ())))
+                self.execute(self.create_table_sql(table, schema, self.table_key(table)))
                 present = set(self.table_columns(table))
                 for field in schema:
                     if field.name not in present:  # additive change of the model: add the column

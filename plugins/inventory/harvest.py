@@ -31,8 +31,9 @@ from .landing import LandedPage, LandingZone, PageRequest
 from .model import QUARANTINE, RECORD_TABLES, stable_uid
 from .organizations import ORGANIZATION_COLUMNS, OrganizationMatcher, OrganizationsConfigError
 from .sources import module_for
-from .sources.base import PageError, ParseContext, Refusal
+from .sources.base import PageError, ParseContext, ParsedPage, Refusal
 from .staging import Batch, TableWriter, batches, utcnow
+from .worker_process import WorkerProcessEnded
 
 log = logging.getLogger(__name__)
 
@@ -232,6 +233,13 @@ def _fetch(client: HttpClient, landing: LandingZone, seq: int, request: PageRequ
     return landing.land(seq, request, url=response.url, status=response.status, headers=response.headers, body=response.body)
 
 
+def _failed(exc: BaseException) -> Future:
+    """A future that already failed with ``exc``."""
+    future: Future = Future()
+    future.set_exception(exc)
+    return future
+
+
 def harvest_source(
     source: SourceConfig,
     run_id: str,
@@ -328,10 +336,19 @@ def harvest_source(
     worker: Executor | None = None
     worker_up: Future | None = None
 
+    def worker_gone(exc: WorkerProcessEnded) -> Future:
+        """The page worker died (killed for memory, say): the pages are parsed here from now on,
+        the ones it had not answered included. Returns the failed future that says so."""
+        log.warning("%s: %s; the remaining pages are parsed in the harvest's own process", source.id, exc)
+        return _failed(exc)
+
     def fetch_and_parse(seq: int, request: PageRequest) -> tuple[LandedPage, Future | None]:
         page = get_page(seq, request)
         if worker_up is not None and worker_up.done() and worker_up.exception() is None:
-            return page, worker.submit(page_worker.parse, source.kind, source, page, ctx)
+            try:
+                return page, worker.submit(page_worker.parse, source.kind, source, page, ctx)
+            except WorkerProcessEnded as exc:  # the loop hears of it from this page's answer
+                return page, _failed(exc)
         return page, None
 
     try:
@@ -354,8 +371,16 @@ def harvest_source(
                 if page.status in (401, 403):
                     raise HarvestHTTPError(credentials.refused(source, sent_credentials, page.url, page.status, seq))
                 raise HarvestHTTPError(f"{page.url} answered HTTP {page.status} on page {seq}")
-            parsed = parsing.result() if parsing is not None else module.parse_page(source, page, ctx)
-            mapping = worker.submit(page_worker.columns, page.seq) if parsing is not None else None
+            parsed: ParsedPage | None = None
+            mapping: Future | None = None
+            if parsing is not None:
+                try:
+                    parsed = parsing.result()
+                    mapping = worker.submit(page_worker.columns, page.seq)
+                except WorkerProcessEnded as exc:
+                    worker_up = worker_gone(exc)
+            if parsed is None:
+                parsed = module.parse_page(source, page, ctx)
             if worker is None and worker_up is None and page_worker.wanted(module, parsed.reported_total):
                 try:
                     worker = page_worker.start()
@@ -365,8 +390,7 @@ def harvest_source(
                     if worker is not None:
                         worker.shutdown(wait=False, cancel_futures=True)
                     worker = None
-                    worker_up = Future()
-                    worker_up.set_exception(exc)
+                    worker_up = _failed(exc)
             if parsed.entries and page.sha256 in body_hashes:
                 listing.stop_reason = f"page {seq} ({page.url}) repeated an earlier page byte for byte; stopped to avoid a loop"
                 break
@@ -389,7 +413,15 @@ def harvest_source(
                     )
                 listing.reported = parsed.reported_total
             listing.entries += parsed.entries
-            columns = mapping.result() if mapping is not None else parsed.columns() if parsed.columns is not None else None
+            columns = None
+            if mapping is not None:
+                try:
+                    columns = mapping.result()
+                except WorkerProcessEnded as exc:  # the worker kept the parsed page: parse it again here
+                    worker_up = worker_gone(exc)
+                    columns = module.parse_page(source, page, ctx).columns()
+            elif parsed.columns is not None:
+                columns = parsed.columns()
             if columns is not None:
                 for refusal in columns.refusals:
                     refuse(refusal)

@@ -14,7 +14,12 @@ The worker takes each page in two steps, in order (one worker: the steps run in 
    tables cross the process boundary as buffers, not as Python objects).
 
 Everything that judges records — the seen-set, duplicates, refusals, reconciliation, landing —
-stays in the harvest loop, exactly as for a page parsed in-process.
+stays in the harvest loop, exactly as for a page parsed in-process. A worker that cannot start, or
+dies (killed for memory, say), leaves the pages to the loop: the harvest goes on, only slower.
+
+CKAN uses the worker; DCAT does not: a DCAT page's parse and map is nine tenths of its harvest, so
+one worker beside the loop only moves the work (50,000 generated datasets: 5.6 s with it, 5.4-5.8 s
+without, 2026-11-29).
 """
 
 from __future__ import annotations

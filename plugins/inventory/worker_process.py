@@ -141,7 +141,9 @@ class WorkerProcess(Executor):
         stopped at once; otherwise it ends when it has answered every call (``wait`` waits for that)."""
         with self._lock:
             self._shut_down = True
-            unwanted = cancel_futures and all(future.cancel() for future in list(self._waiting))
+            waiting = list(self._waiting)
+            # With nothing waiting, closing the input ends the worker as well as a kill would.
+            unwanted = cancel_futures and bool(waiting) and all(future.cancel() for future in waiting)
         if unwanted:
             self.process.kill()
         with self._sending:

@@ -100,6 +100,14 @@ def test_shutdown_without_cancel_lets_the_worker_answer_every_call_first():
     assert futures[-1].result(timeout=0) == 42 and worker.process.poll() == 0
 
 
+def test_shutdown_with_cancel_and_nothing_waiting_lets_the_worker_end_by_itself():
+    worker = WorkerProcess("test worker")
+    assert worker.submit(operator.add, 1, 1).result(timeout=60) == 2
+    worker.shutdown(wait=True, cancel_futures=True)
+    assert worker.process.wait(timeout=60) == 0  # ended at the end of its input, not killed
+
+
+
 # What each user of worker processes does in a caller script.
 CALLERS = {
     "worker process": (

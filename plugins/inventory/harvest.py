@@ -15,6 +15,7 @@ import logging
 import os
 import struct
 import tempfile
+import threading
 import time
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -335,16 +336,21 @@ def harvest_source(
     # (page_worker.py), from the moment the worker is up; until then, and for small listings, here.
     worker: Executor | None = None
     worker_up: Future | None = None
+    worker_lost = threading.Event()  # the worker died and the log said so
 
     def worker_gone(exc: WorkerProcessEnded) -> Future:
         """The page worker died (killed for memory, say): the pages are parsed here from now on,
-        the ones it had not answered included. Returns the failed future that says so."""
-        log.warning("%s: %s; the remaining pages are parsed in the harvest's own process", source.id, exc)
+        the ones it had not answered included. Says so once; returns the failed future that says so."""
+        if not worker_lost.is_set():
+            worker_lost.set()
+            log.warning("%s: %s; the remaining pages are parsed in the harvest's own process", source.id, exc)
         return _failed(exc)
 
     def fetch_and_parse(seq: int, request: PageRequest) -> tuple[LandedPage, Future | None]:
         page = get_page(seq, request)
-        if worker_up is not None and worker_up.done() and worker_up.exception() is None:
+        if worker_up is not None and worker_up.done() and isinstance(worker_up.exception(), WorkerProcessEnded):
+            worker_gone(worker_up.exception())  # it died warming up: said once, here
+        elif worker_up is not None and worker_up.done() and worker_up.exception() is None:
             try:
                 return page, worker.submit(page_worker.parse, source.kind, source, page, ctx)
             except WorkerProcessEnded as exc:  # the loop hears of it from this page's answer
@@ -379,6 +385,7 @@ def harvest_source(
                     mapping = worker.submit(page_worker.columns, page.seq)
                 except WorkerProcessEnded as exc:
                     worker_up = worker_gone(exc)
+                    parsed = None  # the worker's copy of the page has no columns: it is parsed here
             if parsed is None:
                 parsed = module.parse_page(source, page, ctx)
             if worker is None and worker_up is None and page_worker.wanted(module, parsed.reported_total):
@@ -419,7 +426,8 @@ def harvest_source(
                     columns = mapping.result()
                 except WorkerProcessEnded as exc:  # the worker kept the parsed page: parse it again here
                     worker_up = worker_gone(exc)
-                    columns = module.parse_page(source, page, ctx).columns()
+                    reparsed = module.parse_page(source, page, ctx)
+                    columns = reparsed.columns() if reparsed.columns is not None else None
             elif parsed.columns is not None:
                 columns = parsed.columns()
             if columns is not None:

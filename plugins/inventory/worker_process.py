@@ -19,6 +19,7 @@ stderr, so that anything the called code prints lands in the task's log, never i
 from __future__ import annotations
 
 import importlib
+import logging
 import os
 import pickle
 import struct
@@ -30,6 +31,8 @@ from collections import deque
 from concurrent.futures import Executor, Future
 from pathlib import Path
 from typing import IO, Any, Callable
+
+log = logging.getLogger("inventory.worker_process")
 
 _PROTOCOL = pickle.HIGHEST_PROTOCOL
 _LENGTH = struct.Struct("<Q")
@@ -83,7 +86,12 @@ class WorkerProcess(Executor):
         self._ended: WorkerProcessEnded | None = None
         self._shut_down = False
         self._reader = threading.Thread(target=self._read_answers, name=f"{role}-answers", daemon=True)
-        self._reader.start()
+        try:
+            self._reader.start()
+        except BaseException:  # no thread to read its answers: the worker must not outlive this
+            self.process.kill()
+            self.process.wait()
+            raise
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
         """Send the call now; its Future resolves when the worker answers. ``fn`` must be a
@@ -108,6 +116,24 @@ class WorkerProcess(Executor):
         return future
 
     def _read_answers(self) -> None:
+        try:
+            self._answer_in_order()
+        except Exception:  # a bug here; said in the log, and the worker is stopped below
+            log.exception("the %s process's answers could not be read; it is stopped", self.role)
+        finally:  # however the reading stopped, no call is left waiting for an answer
+            code = self.process.poll()
+            if code is None:  # the answers make no sense any more: stop the worker
+                self.process.kill()
+                code = self.process.wait()
+            ended = WorkerProcessEnded(f"the {self.role} process ended (exit code {code})")
+            with self._lock:
+                self._ended = ended
+                waiting, self._waiting = self._waiting, deque()
+            for future in waiting:
+                if future.set_running_or_notify_cancel():
+                    future.set_exception(ended)
+
+    def _answer_in_order(self) -> None:
         assert self.process.stdout is not None
         answers = self.process.stdout
         while (frame := _read_frame(answers)) is not None:
@@ -127,14 +153,7 @@ class WorkerProcess(Executor):
                 exc = answer[1]
                 exc.__cause__ = RemoteTraceback(answer[2])
                 future.set_exception(exc)
-        code = self.process.wait()
-        ended = WorkerProcessEnded(f"the {self.role} process ended (exit code {code})")
-        with self._lock:
-            self._ended = ended
-            waiting, self._waiting = self._waiting, deque()
-        for future in waiting:
-            if future.set_running_or_notify_cancel():
-                future.set_exception(ended)
+        self.process.wait()  # end of its answers: the worker has ended or is ending
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         """No more calls. ``cancel_futures``: the answers still due are not wanted, so the worker is

@@ -80,39 +80,45 @@ def test_a_worker_process_that_cannot_start_leaves_the_pages_to_the_loop(sample_
     assert report["status"] == "complete" and report["records_received"] == 299, report["message"]
 
 
-@pytest.mark.parametrize("dies", ["before its first page", "after its first page"])
+DEATHS = ["before its first page", "when page 4 comes", "between parsing page 3 and mapping it"]
+
+
+@pytest.mark.parametrize("dies", DEATHS)
 def test_when_the_page_worker_dies_the_pages_are_parsed_in_the_loop(sample_agencies, monkeypatch, caplog, dies):
     """An out-of-memory kill of the worker: the harvest goes on in its own process, the pages the
-    worker had not answered included, and stages every record; the log says what happened."""
+    worker had not answered (or had parsed and not mapped) included, and stages every record;
+    the log says what happened, once."""
     started = page_worker.start
     workers = []
+
+    def kill(worker):
+        worker.process.kill()
+        worker.process.wait()
+        worker._reader.join()  # the worker's end is known before the next call is sent
 
     def start_then_kill():
         worker = started()
         worker.submit(page_worker.warm_up, "ckan").result()
         workers.append(worker)
-        if dies == "before its first page":
+        if dies == DEATHS[0]:
             kill(worker)
-        else:  # it answers pages 2 and 3, and is killed when page 4 comes
-            submit = worker.submit
+            return worker
+        submit = worker.submit
 
-            def submit_or_die(fn, *args):
-                if fn is page_worker.parse and args[2].seq == 4:
-                    kill(worker)
-                return submit(fn, *args)
-            worker.submit = submit_or_die
+        def submit_or_die(fn, *args):
+            if dies == DEATHS[1] and fn is page_worker.parse and args[2].seq == 4:
+                kill(worker)
+            if dies == DEATHS[2] and fn is page_worker.columns and args[0] == 3:
+                kill(worker)
+            return submit(fn, *args)
+        worker.submit = submit_or_die
         return worker
-
-    def kill(worker):
-        worker.process.kill()
-        worker.process.wait()
 
     monkeypatch.setattr(page_worker, "MIN_RECORDS", 0)
     monkeypatch.setattr(page_worker, "start", start_then_kill)
     sample_agencies.reset()
-    report = harvest_source(national_portal(sample_agencies), f"worker-killed-{dies[:5]}")
+    report = harvest_source(national_portal(sample_agencies), f"worker-killed-{DEATHS.index(dies)}")
     assert report["status"] == "complete" and report["records_received"] == 299, report["message"]
     assert report["rows_staged"] == {"datasets": 299, "distributions": 663}
     assert workers and workers[0].process.poll() is not None
-    if dies == "after its first page":
-        assert "the page worker process ended (exit code -9)" in caplog.text
+    assert caplog.text.count("the page worker process ended (exit code -9); the remaining pages are parsed") == 1

@@ -81,6 +81,20 @@ def test_a_worker_that_dies_fails_its_calls_saying_how_it_ended(worker):
         worker.submit(operator.add, 1, 1)
 
 
+def test_if_reading_the_answers_breaks_no_call_waits_forever(monkeypatch):
+    """A slip in the answer reader (a frame nobody asked for, say) must not leave futures hanging:
+    the worker is stopped and every call waiting fails with how it ended."""
+    def broken(self):
+        self.process.stdout.read(1)  # the first answer arrives...
+        raise IndexError("pop from an empty deque")  # ...and the reader trips over it
+    monkeypatch.setattr(WorkerProcess, "_answer_in_order", broken)
+    worker = WorkerProcess("test worker")
+    waiting = [worker.submit(operator.add, 1, 1), worker.submit(time.sleep, 30)]
+    for future in waiting:
+        with pytest.raises(WorkerProcessEnded, match="the test worker process ended"):
+            future.result(timeout=60)
+    assert worker.process.poll() is not None
+
 def test_shutdown_with_cancel_stops_the_worker_at_once():
     worker = WorkerProcess("test worker")
     sleeping = worker.submit(time.sleep, 60)

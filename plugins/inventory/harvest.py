@@ -348,13 +348,16 @@ def harvest_source(
 
     def fetch_and_parse(seq: int, request: PageRequest) -> tuple[LandedPage, Future | None]:
         page = get_page(seq, request)
-        if worker_up is not None and worker_up.done() and isinstance(worker_up.exception(), WorkerProcessEnded):
-            worker_gone(worker_up.exception())  # it died warming up: said once, here
-        elif worker_up is not None and worker_up.done() and worker_up.exception() is None:
+        if worker_up is None or not worker_up.done():
+            return page, None
+        failure = worker_up.exception()
+        if failure is None:
             try:
                 return page, worker.submit(page_worker.parse, source.kind, source, page, ctx)
             except WorkerProcessEnded as exc:  # the loop hears of it from this page's answer
                 return page, _failed(exc)
+        if isinstance(failure, WorkerProcessEnded):
+            worker_gone(failure)  # it died warming up (said once)
         return page, None
 
     try:

@@ -167,6 +167,30 @@ def test_duckdb_memory_is_bounded_and_configurable(duck_env):
         assert st.scalar("SELECT current_setting('threads')") == 1
 
 
+def test_duckdb_catalogue_reads_with_a_smaller_buffer_pool(duck_env, monkeypatch):
+    """The catalogue reads a range at a time: DuckDB gives back the cache the publish filled (its
+    limit is lowered for that phase and restored after), unless the environment fixed the limit."""
+    from inventory.publish import catalog
+
+    seen = []
+    write_catalog = catalog.write_catalog
+
+    def record_limit(store, *args, **kwargs):
+        seen.append(store.scalar("SELECT current_setting('memory_limit')"))
+        return write_catalog(store, *args, **kwargs)
+    monkeypatch.setattr(catalog, "write_catalog", record_limit)
+    sc.first_publish(duck_env)
+    assert seen == ["183.1 MiB"]  # 192 MB
+    with open_store() as st:
+        assert st.scalar("SELECT current_setting('memory_limit')") == "488.2 MiB"
+        with st.reading_in_ranges():
+            pass
+        assert st.scalar("SELECT current_setting('memory_limit')") == "488.2 MiB"  # as it was
+    monkeypatch.setenv("INVENTORY_DUCKDB_MEMORY_LIMIT", "1GB")
+    sc.make_batch("gem-a", "run2", datasets=[sc.dataset("gem-a", i, "run2", title=f"v2 {i}") for i in range(5)])
+    publish()
+    assert seen[-1] == "953.6 MiB"  # fixed by the environment: left as it is
+
 def test_duckdb_stages_a_batch_without_copying_it(duck_env):
     """The staged batch is a view over its Parquet file: no temporary table holds the rows."""
     b = sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", i) for i in range(3)])

@@ -38,6 +38,7 @@ import logging
 import os
 import threading
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
@@ -53,6 +54,11 @@ log = logging.getLogger("inventory.publish")
 SORTED_EXPORTS = frozenset({"harvest_runs"})
 MEMORY_LIMIT_ENV = "INVENTORY_DUCKDB_MEMORY_LIMIT"
 DEFAULT_MEMORY_LIMIT = "512MB"
+# The catalogue reads the store 50,000 datasets at a time and needs little of DuckDB's buffer pool,
+# which still holds what the publish before it cached, up to the limit. A lower limit for that phase
+# evicts it: at 1,000,000 datasets the catalogue's phase peaked at 782 MiB with the 512 MB limit and
+# at 470 MiB with this one, in the same time (2026-11-29). Not applied when the environment fixes the limit.
+RANGE_READ_MEMORY_LIMIT = "192MB"
 THREADS_ENV = "INVENTORY_DUCKDB_THREADS"
 # Rows per Parquet row group of an export: DuckDB holds one row group per writer in memory
 # (122,880 rows by default: about 200 MB of dataset records).
@@ -90,8 +96,9 @@ class DuckDBStore(Store):
                 time.sleep(0.5)
         self.con.execute("SET TimeZone = 'UTC'")
         # Bounded memory: DuckDB spills joins, aggregates and sorts to disk beyond the limit.
-        limit = os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
-        self.con.execute(f"SET memory_limit = {_literal(limit)}")
+        self._fixed_limit = bool(os.environ.get(MEMORY_LIMIT_ENV))
+        self._memory_limit = os.environ.get(MEMORY_LIMIT_ENV) or DEFAULT_MEMORY_LIMIT
+        self.con.execute(f"SET memory_limit = {_literal(self._memory_limit)}")
         threads = os.environ.get(THREADS_ENV)
         if threads:
             self.con.execute(f"SET threads = {int(threads)}")
@@ -186,6 +193,18 @@ class DuckDBStore(Store):
         rows = int(pq.ParquetFile(path).metadata.num_rows)
         self._staged_rows[table] = rows
         return rows
+
+    @contextmanager
+    def reading_in_ranges(self) -> Iterator[None]:
+        """The lower ``RANGE_READ_MEMORY_LIMIT`` for the phase (see there), then the limit as it was."""
+        if self._fixed_limit:
+            yield
+            return
+        self.con.execute(f"SET memory_limit = {_literal(RANGE_READ_MEMORY_LIMIT)}")
+        try:
+            yield
+        finally:
+            self.con.execute(f"SET memory_limit = {_literal(self._memory_limit)}")
 
     def drop_record_key_indexes(self) -> None:
         """Rebuild each record table that still has a primary key without it: DuckDB cannot drop a

@@ -74,8 +74,9 @@ def write_release(store: Store) -> Path:
             store.export_tables([(table, schema, tmp / f"{table}.parquet", tmp / f"{table}.csv")
                                  for table, schema in tables.items()])
             counts = {table: int(store.scalar(f"SELECT count(*) FROM {store.export_from(table)}")) for table in tables}
-            catalogue = catalog.write_catalog(store, tmp / "catalog", dataset_filter=public.public_dataset_sql("d")
-                                              if "datasets" in store.export_filters else "TRUE")
+            with store.reading_in_ranges():
+                catalogue = catalog.write_catalog(store, tmp / "catalog", dataset_filter=public.public_dataset_sql("d")
+                                                  if "datasets" in store.export_filters else "TRUE")
             algorithms = algorithm_export.write(store, tmp / "algorithm_register",
                                                 where=store.export_filters.get("algorithms"))
             publish_id = store.last_publish_id()

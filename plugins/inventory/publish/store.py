@@ -25,6 +25,7 @@ Back-end specifics (connecting, bulk loading a Parquet file, exporting) live in 
 from __future__ import annotations
 
 import logging
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Sequence
@@ -158,6 +159,12 @@ class Store:
 
     def rollback(self) -> None:
         raise NotImplementedError
+
+    @contextmanager
+    def reading_in_ranges(self) -> Iterator[None]:
+        """Around a phase that reads the store a range at a time (the catalogue): an engine that
+        keeps what the phases before cached may give that memory back for it. Nothing by default."""
+        yield
 
     def lock(self) -> None:
         """Serialise publishers for the rest of the transaction (no-op where the engine does it)."""

@@ -351,11 +351,8 @@ def harvest_source(
         if worker_up is None or not worker_up.done():
             return page, None
         failure = worker_up.exception()
-        if failure is None:
-            try:
-                return page, worker.submit(page_worker.parse, source.kind, source, page, ctx)
-            except WorkerProcessEnded as exc:  # the loop hears of it from this page's answer
-                return page, _failed(exc)
+        if failure is None:  # a worker that has ended since fails this call: the loop hears of it there
+            return page, worker.submit(page_worker.parse, source.kind, source, page, ctx)
         if isinstance(failure, WorkerProcessEnded):
             worker_gone(failure)  # it died warming up (said once)
         return page, None
@@ -388,7 +385,6 @@ def harvest_source(
                     mapping = worker.submit(page_worker.columns, page.seq)
                 except WorkerProcessEnded as exc:
                     worker_up = worker_gone(exc)
-                    parsed = None  # the worker's copy of the page has no columns: it is parsed here
             if parsed is None:
                 parsed = module.parse_page(source, page, ctx)
             if worker is None and worker_up is None and page_worker.wanted(module, parsed.reported_total):
@@ -427,11 +423,12 @@ def harvest_source(
             if mapping is not None:
                 try:
                     columns = mapping.result()
-                except WorkerProcessEnded as exc:  # the worker kept the parsed page: parse it again here
+                except WorkerProcessEnded as exc:
+                    # The worker's copy of the page had its columns (a parse, then a map there): it
+                    # is parsed again here, and mapped below.
                     worker_up = worker_gone(exc)
-                    reparsed = module.parse_page(source, page, ctx)
-                    columns = reparsed.columns() if reparsed.columns is not None else None
-            elif parsed.columns is not None:
+                    parsed, mapping = module.parse_page(source, page, ctx), None
+            if mapping is None and parsed.columns is not None:
                 columns = parsed.columns()
             if columns is not None:
                 for refusal in columns.refusals:

@@ -153,11 +153,7 @@ class PageWriter:
         assert self._scratch is not None  # made with the workers
         text = self._scratch / f"{page}.nt"
         text.write_text(body, encoding="utf-8")
-        try:
-            written = next(self._in_turn).submit(write_page, text, views, str(folder), names)
-        except WorkerProcessEnded as exc:
-            raise _cannot_write(page, str(exc)) from None
-        self._pending.append((page, written))
+        self._pending.append((page, next(self._in_turn).submit(write_page, text, views, str(folder), names)))
         while len(self._pending) > len(self._workers):
             self._wait_oldest()
 

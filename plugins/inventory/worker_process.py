@@ -94,8 +94,10 @@ class WorkerProcess(Executor):
             raise
 
     def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:
-        """Send the call now; its Future resolves when the worker answers. ``fn`` must be a
-        module-level function (it is named, not pickled by value)."""
+        """Send the call now; its Future resolves when the worker answers, or fails with
+        :class:`WorkerProcessEnded` once the worker has ended (a call made after that fails the
+        same way, so a caller handles a dead worker in one place). ``fn`` must be a module-level
+        function (it is named, not pickled by value)."""
         future: Future = Future()
         call = pickle.dumps((fn.__module__, fn.__qualname__, args, kwargs), protocol=_PROTOCOL)
         # Calls are written in the order their futures are queued. The queue's lock is not held while
@@ -106,7 +108,8 @@ class WorkerProcess(Executor):
                 if self._shut_down:
                     raise RuntimeError(f"the {self.role} process is shut down; no new calls")
                 if self._ended is not None:
-                    raise self._ended
+                    future.set_exception(self._ended)
+                    return future
                 self._waiting.append(future)
             assert self.process.stdin is not None
             try:

@@ -77,8 +77,8 @@ def test_a_worker_that_dies_fails_its_calls_saying_how_it_ended(worker):
     worker.process.kill()
     with pytest.raises(WorkerProcessEnded, match=r"the test worker process ended \(exit code -9\)"):
         sleeping.result(timeout=60)
-    with pytest.raises(WorkerProcessEnded):
-        worker.submit(operator.add, 1, 1)
+    with pytest.raises(WorkerProcessEnded, match=r"exit code -9"):  # a call after the end fails the same way
+        worker.submit(operator.add, 1, 1).result(timeout=0)
 
 
 def test_if_reading_the_answers_breaks_no_call_waits_forever(monkeypatch):

@@ -86,6 +86,7 @@ class SeenIds:
     """
 
     MERGE_EVERY = 65_536
+    MOVE_CHUNK = 65_536  # merged ids moved at a time when new ones are merged in (see _merge)
     _hash = staticmethod(hash)
     _LENGTH = struct.Struct("<I")
 
@@ -182,13 +183,34 @@ class SeenIds:
         return os.pread(fd, length, offset + self._LENGTH.size).decode("utf-8", "surrogatepass")
 
     def _merge(self) -> None:
-        hashes = np.fromiter(self._recent.keys(), dtype=np.int64, count=len(self._recent))
-        offsets = np.fromiter(self._recent.values(), dtype=np.int64, count=len(self._recent))
-        order = hashes.argsort()
-        hashes, offsets = hashes[order], offsets[order]
-        at = self._hashes.searchsorted(hashes)
-        self._hashes = np.insert(self._hashes, at, hashes)
-        self._offsets = np.insert(self._offsets, at, offsets)
+        """Merge ``_recent`` into the sorted arrays in place, so that the set is never held twice.
+
+        ``np.insert`` would build new arrays beside the old ones: 16 more MiB at a million ids at
+        every merge, the harvest's peak. Here the arrays grow (``ndarray.resize``: a ``realloc``,
+        which for arrays this size moves pages, not bytes), then the merged ids move back to make
+        room, ``MOVE_CHUNK`` at a time from the end, and the new ones drop into the gaps.
+        """
+        new_hashes = np.fromiter(self._recent.keys(), dtype=np.int64, count=len(self._recent))
+        new_offsets = np.fromiter(self._recent.values(), dtype=np.int64, count=len(self._recent))
+        order = new_hashes.argsort()
+        new_hashes, new_offsets = new_hashes[order], new_offsets[order]
+        n, k = len(self._hashes), len(new_hashes)
+        # Where each new hash goes among the merged ones (a hash is never in both, see add_many).
+        at = self._hashes.searchsorted(new_hashes)
+        for array in (self._hashes, self._offsets):
+            array.resize(n + k, refcheck=False)
+        # A merged id at i moves back by the number of new ids that go before it: at[j] <= i. Chunks
+        # are moved from the end, so a chunk's targets (at or after its own place) have been moved
+        # out of the way already; each chunk is copied before it is written back.
+        for end in range(n, 0, -self.MOVE_CHUNK):
+            start = max(0, end - self.MOVE_CHUNK)
+            where = np.arange(start, end)
+            to = where + at.searchsorted(where, side="right")
+            for array in (self._hashes, self._offsets):
+                array[to] = array[start:end].copy()
+        into = at + np.arange(k)
+        self._hashes[into] = new_hashes
+        self._offsets[into] = new_offsets
         self._recent.clear()
 
 

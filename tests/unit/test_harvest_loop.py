@@ -106,13 +106,18 @@ def test_duplicate_ids_across_pages_are_found_exactly_when_every_id_shares_one_h
 
 
 @pytest.mark.parametrize("distinct_hashes", [1, 3, 2**62])
-@pytest.mark.parametrize("merge_every", [1, 4, 65_536])
-def test_seen_ids_agree_with_a_plain_set(monkeypatch, tmp_path, distinct_hashes, merge_every):
-    # Few distinct hashes force collisions (1: every id collides); many leave the hash alone.
+@pytest.mark.parametrize("merge_every,move_chunk", [(1, 65_536), (4, 65_536), (4, 3), (65_536, 65_536)])
+def test_seen_ids_agree_with_a_plain_set(monkeypatch, tmp_path, distinct_hashes, merge_every, move_chunk):
+    # Few distinct hashes force collisions (1: every id collides); many leave the hash alone. A
+    # small move_chunk makes every in-place merge move the merged ids in several chunks.
     import random
 
-    monkeypatch.setattr(SeenIds, "_hash", staticmethod(lambda record_id: hash(record_id) % distinct_hashes))
+    import numpy as np
+
+    hash_of = lambda record_id: hash(record_id) % distinct_hashes  # noqa: E731
+    monkeypatch.setattr(SeenIds, "_hash", staticmethod(hash_of))
     monkeypatch.setattr(SeenIds, "MERGE_EVERY", merge_every)
+    monkeypatch.setattr(SeenIds, "MOVE_CHUNK", move_chunk)
     rng = random.Random(distinct_hashes * merge_every)
     ids = [f"id-{rng.randrange(60)}" for _ in range(300)] + ["caf\u00e9", "\ud800 lone surrogate", "", "caf\u00e9"]
     seen, plain = SeenIds(tmp_path / "scratch"), set()
@@ -132,6 +137,12 @@ def test_seen_ids_agree_with_a_plain_set(monkeypatch, tmp_path, distinct_hashes,
         assert len(seen) == len(plain)
     assert all(record_id in seen for record_id in plain)
     assert "id-60" not in seen and "id-6" + "0" * 3 not in seen
+    # The merged arrays: sorted, every hash once, each beside the offset of an id that has it.
+    hashes, offsets = seen._hashes, seen._offsets
+    assert len(hashes) == len(offsets)
+    assert set(hashes.tolist()) | set(seen._recent) == {hash_of(record_id) for record_id in plain}
+    assert np.all(hashes[1:] > hashes[:-1])
+    assert all(hash_of(seen._read(int(offset))) == h for h, offset in zip(hashes.tolist(), offsets.tolist()))
     seen.close()
 
 

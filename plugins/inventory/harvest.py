@@ -24,7 +24,7 @@ from typing import IO, Any, Callable
 
 import numpy as np
 
-from . import credentials, organizations, page_worker
+from . import credentials, native_memory, organizations, page_worker
 from .settings import data_dir
 from .config import SourceConfig
 from .http import HarvestHTTPError, HttpClient, HttpSettings
@@ -277,6 +277,9 @@ def harvest_source(
     """
     module = module_for(source.kind)
     table = module.RECORD_TABLE
+    # Pages are megabytes each: their buffers go back to the system when freed, or a long listing
+    # fragments the heap (see native_memory).
+    native_memory.unmap_large_buffers()
     batch = Batch.for_run(source.id, run_id)
     landing = LandingZone(source.id, batch.batch_id)
     started_at = utcnow()

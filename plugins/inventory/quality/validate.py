@@ -60,7 +60,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from .. import model, settings, staging
+from .. import model, native_memory, settings, staging
 
 log = logging.getLogger(__name__)
 
@@ -528,29 +528,6 @@ def gx_runtime() -> _GxRuntime:
 # --------------------------------------------------------------------------------------------
 
 
-class _ArrowTableWriter(staging.TableWriter):
-    """staging.TableWriter that also takes whole Arrow tables.
-
-    Validation passes rows through as Arrow; turning 50,000 rows into dicts and back costs more
-    than validating them. Same file life cycle as the base class (``.partial`` then atomic
-    rename, an empty file with the schema when nothing was written).
-    """
-
-    def write_table(self, table: pa.Table) -> None:
-        base = getattr(super(), "write_table", None)
-        if base is not None:  # staging.TableWriter grew its own: use it
-            base(table)
-            return
-        if table.num_rows == 0:
-            return
-        self._flush()
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = pq.ParquetWriter(self._tmp, self.schema, compression="zstd")
-        self._writer.write_table(table.select(self.schema.names).cast(self.schema))
-        self.rows_written += table.num_rows
-
-
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     """``table`` with exactly the columns of ``schema``, in order (missing ones null)."""
     if table.schema.equals(schema):
@@ -799,7 +776,7 @@ def _validate_table(
     )
     aggregate = _ResultAggregate() if build_docs else None
     offset = 0
-    writer = _ArrowTableWriter(batch.validated(table), schema)
+    writer = staging.TableWriter(batch.validated(table), schema)
     # Whole records are split and written by a thread of its own while GX judges the next chunk
     # (Parquet reading and writing let go of the GIL, GX mostly does not).
     sink = _RecordSink(path, schema, writer, q_writer, table, uid_col, stats, quarantined_at, default_run_id)
@@ -952,7 +929,7 @@ class _RecordSink:
     grow; ``close()`` waits for the thread and re-raises what went wrong in it.
     """
 
-    def __init__(self, path: Path, schema: pa.Schema, writer: "_ArrowTableWriter", q_writer: staging.TableWriter,
+    def __init__(self, path: Path, schema: pa.Schema, writer: staging.TableWriter, q_writer: staging.TableWriter,
                  table: str, uid_col: str, stats: _TableStats, quarantined_at: datetime, default_run_id: str | None):
         self._records = _RecordStream(path, schema)
         self._writer, self._q_writer = writer, q_writer
@@ -1235,12 +1212,7 @@ def _give_memory_back(previous_pool: Any = None) -> None:
         with _ARROW_POOL_LOCK:
             pa.set_memory_pool(previous_pool)
         previous_pool.release_unused()
-    try:
-        import ctypes
-
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
-    except (OSError, AttributeError):  # not glibc: nothing to do
-        pass
+    native_memory.trim()
 
 
 def _copy_parse_quarantine(batch: staging.Batch, q_writer: staging.TableWriter) -> int:

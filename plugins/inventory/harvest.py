@@ -187,8 +187,9 @@ class SeenIds:
 
         ``np.insert`` would build new arrays beside the old ones: 16 more MiB at a million ids at
         every merge, the harvest's peak. Here the arrays grow (``ndarray.resize``: a ``realloc``,
-        which for arrays this size moves pages, not bytes), then the merged ids move back to make
-        room, ``MOVE_CHUNK`` at a time from the end, and the new ones drop into the gaps.
+        which for a block mapped on its own, as the harvest has every block of a megabyte or more,
+        see native_memory, moves pages, not bytes), then the merged ids move back to make room,
+        ``MOVE_CHUNK`` at a time from the end, and the new ones drop into the gaps.
         """
         new_hashes = np.fromiter(self._recent.keys(), dtype=np.int64, count=len(self._recent))
         new_offsets = np.fromiter(self._recent.values(), dtype=np.int64, count=len(self._recent))

@@ -7,7 +7,7 @@ such block freed raises it to the block's size, up to 32 MiB. After the first fe
 pages' buffers therefore come from the heap, which a long listing fragments: the process keeps
 memory it has freed. Measured over a generated CKAN listing (``benchmarks/harvest.py``,
 2026-11-29), the harvest's own process peaked at 263–267 MiB for 1,000,000 datasets against
-226–228 MiB for 100,000; with the threshold fixed at 1 MiB, 238–244 against 212–213. The
+226–228 MiB for 100,000; with the threshold fixed at 1 MiB, 238–246 against 211–213. The
 harvest's CPU seconds stayed within the machine's spread (89–98 CPU s for 1,000,000 either way;
 a freshly mapped block costs its page faults). Trimming the heap every 64 pages instead, or a
 4 MiB threshold, left the peak where it was.

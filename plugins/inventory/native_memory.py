@@ -23,6 +23,7 @@ benchmark with ``MALLOC_MMAP_THRESHOLD_=1048576``: publishing 1,000,000 datasets
 from __future__ import annotations
 
 import ctypes
+import functools
 import logging
 
 log = logging.getLogger(__name__)
@@ -32,12 +33,16 @@ M_MMAP_THRESHOLD = -3
 LARGE_BUFFER = 1 << 20
 
 
+@functools.lru_cache(maxsize=1)
 def _glibc() -> ctypes.CDLL | None:
+    """The process's C library when it is glibc, with the signatures used here; else None."""
     try:
         libc = ctypes.CDLL(None)  # the C library this process already uses
         libc.gnu_get_libc_version  # only glibc has it; musl's mallopt does nothing
     except (OSError, AttributeError):
         return None
+    libc.mallopt.argtypes, libc.mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
+    libc.malloc_trim.argtypes, libc.malloc_trim.restype = [ctypes.c_size_t], ctypes.c_int
     return libc
 
 
@@ -52,10 +57,7 @@ def unmap_large_buffers(threshold: int = LARGE_BUFFER) -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    mallopt = libc.mallopt
-    mallopt.argtypes = [ctypes.c_int, ctypes.c_int]
-    mallopt.restype = ctypes.c_int
-    done = mallopt(M_MMAP_THRESHOLD, int(threshold)) == 1 and mallopt(M_TRIM_THRESHOLD, 2 * int(threshold)) == 1
+    done = libc.mallopt(M_MMAP_THRESHOLD, int(threshold)) == 1 and libc.mallopt(M_TRIM_THRESHOLD, 2 * int(threshold)) == 1
     if not done:
         log.debug("mallopt refused a threshold of %d bytes", threshold)
         return False
@@ -69,6 +71,5 @@ def trim() -> bool:
     libc = _glibc()
     if libc is None:
         return False
-    libc.malloc_trim.argtypes = [ctypes.c_size_t]
     libc.malloc_trim(0)
     return True

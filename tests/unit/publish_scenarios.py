@@ -201,6 +201,7 @@ def scenario_first_publish_loads_rows(env: StoreEnv) -> None:
     again = publish()
     assert again["publish_id"] is None and again["sources"] == {}
     assert again["exports"]["written"] is False and exports.current_release() == latest
+    assert list(again["timings_s"]) == ["store"]  # no release written, so none of its parts timed
 
 
 def scenario_summary_shape(env: StoreEnv) -> None:
@@ -215,6 +216,9 @@ def scenario_summary_shape(env: StoreEnv) -> None:
     assert src["quarantined"] == 0  # the batch's (zero) quarantine rows replace the previous ones
     assert summary["store"]["kind"] == env.kind and summary["store"]["location"]
     assert summary["exports"]["path"].endswith("latest") and summary["exports"]["written"] is True
+    # where the publish spent its time: the transaction, then each part of the export release
+    assert list(summary["timings_s"]) == ["store", "tables", "catalog", "algorithm_register"]
+    assert all(isinstance(s, float) and s >= 0 for s in summary["timings_s"].values())
     [row] = [r for r in read_summary() if r["source_id"] == "gem-a"]
     assert row["run_id"] == "run2" and row["status"] == "partial" and row["added"] == 1
     assert row["records"] == {"datasets": 6, "distributions": 5, "data_services": 0, "algorithms": 0}

@@ -11,6 +11,7 @@ import hashlib
 import json
 import logging
 import os
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Iterable
@@ -273,7 +274,9 @@ def publish(batches: list[Batch] | None = None, *, store: str | None = None) -> 
     published_at = datetime.now(timezone.utc)
     limits = _removal_limits(selected)
     outcomes: list[dict[str, Any]] = []
+    timings: dict[str, float] = {}  # seconds per phase: the store's transaction, then the export release's parts
     with open_store(store) as st:
+        started = time.monotonic()
         st.ensure_schema()
         st.begin()
         try:
@@ -299,6 +302,7 @@ def publish(batches: list[Batch] | None = None, *, store: str | None = None) -> 
                 links.refresh(st)
                 st.record_publish(publish_id, published_at, len(applied))
             st.commit()
+            timings["store"] = round(time.monotonic() - started, 3)
         except BaseException:
             try:
                 st.rollback()
@@ -316,8 +320,9 @@ def publish(batches: list[Batch] | None = None, *, store: str | None = None) -> 
         manifest = exports.read_manifest()
         stale = (manifest is None or manifest.get("publish_id") != st.last_publish_id()
                  or manifest.get("store") != st.kind)
-        release = exports.write_release(st) if (applied or stale) else exports.current_release()
+        release = exports.write_release(st, timings) if (applied or stale) else exports.current_release()
         location = st.location()
+    log.info("publish: took %s", ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in timings.items()))
 
     sources: dict[str, dict[str, Any]] = {}
     for o in outcomes:
@@ -337,6 +342,7 @@ def publish(batches: list[Batch] | None = None, *, store: str | None = None) -> 
                     "written": bool(applied or stale)},
         "sources": sources,
         "batches": outcomes + skipped,
+        "timings_s": timings,
     }
 
 

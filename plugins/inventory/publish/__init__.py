@@ -36,8 +36,8 @@
                       "loaded": {table: rows}, "publish_id"}
                      | {"source_id", "batch_id", "result": "skipped", "reason"}],
          "timings_s": {"store": s, "tables": s, "catalog": s, "algorithm_register": s}}
-                                              # seconds per phase: the transaction, then the release's
-                                              # parts (only those that ran)
+                                              # seconds per phase: the store's (schema check, lock,
+                                              # transaction), then the release's parts (those that ran)
 
 ``release(source_id, run_id, *, by=None, store=None) -> dict``
     Publishes a held batch without the mass-withdrawal check (a steward's decision); ``ReleaseError``

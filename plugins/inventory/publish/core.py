@@ -274,7 +274,9 @@ def publish(batches: list[Batch] | None = None, *, store: str | None = None) -> 
     published_at = datetime.now(timezone.utc)
     limits = _removal_limits(selected)
     outcomes: list[dict[str, Any]] = []
-    timings: dict[str, float] = {}  # seconds per phase: the store's transaction, then the export release's parts
+    # Seconds per phase: the store's (its schema check, waiting for its lock, the transaction), then
+    # the export release's parts.
+    timings: dict[str, float] = {}
     with open_store(store) as st:
         started = time.monotonic()
         st.ensure_schema()

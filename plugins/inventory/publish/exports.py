@@ -36,6 +36,8 @@ from .store import Store
 log = logging.getLogger("inventory.publish")
 
 KEEP_RELEASES = 3
+# The parts of a release that write_release times (the caller's dict may hold its own phases too).
+RELEASE_PHASES = ("tables", "catalog", "algorithm_register")
 STALE_TMP_S = 3600
 
 
@@ -125,7 +127,7 @@ def write_release(store: Store, timings: dict[str, float] | None = None) -> Path
     prune(keep=KEEP_RELEASES)
     log.info("exports: release %s (%s); written in %s", release_id,
              ", ".join(f"{t} {n}" for t, n in counts.items()),
-             ", ".join(f"{phase} {seconds:.1f} s" for phase, seconds in timings.items()))
+             ", ".join(f"{phase} {timings[phase]:.1f} s" for phase in RELEASE_PHASES if phase in timings))
     return final
 
 

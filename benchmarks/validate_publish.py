@@ -204,7 +204,9 @@ def step_publish(data_dir: str, batch_id: str, profile: str | None, out) -> None
     seconds = time.perf_counter() - started
     b = summary["batches"][0]
     out.put({"seconds": seconds, "cpu": _cpu_s() - cpu, "rows": sum(b.get("loaded", {}).values()),
-             "counts": {k: b.get(k) for k in ("added", "changed", "removed")}, "peak_rss_mib": peak_rss_mib()})
+             "counts": {**{k: b.get(k) for k in ("added", "changed", "removed")},
+                        "seconds": summary.get("timings_s", {})},  # publish's phases
+             "peak_rss_mib": peak_rss_mib()})
 
 
 def step_both(data_dir: str, batch_id: str, chunk_rows: int | None, out) -> None:

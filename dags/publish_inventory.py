@@ -26,6 +26,8 @@ In the same transaction it derives the cross-source links (`dataset_clusters`, `
 Each export release also holds the **DCAT-AP-NL 3.0 catalogue** (`exports/latest/catalog/`, Turtle,
 JSON-LD and RDF/XML, Hydra-paged) and the **algorithm register export** in the publication standard
 1.0 (`exports/latest/algorithm_register/`); records marked non-public are left out of all exports.
+While no dataset, distribution or data service has changed (an algorithm register's publish, say),
+the release links the previous catalogue's pages instead of writing them again.
 The API and the Inventory page (`/inventory/ui/`) read what this DAG published.
 
 **check_links** then checks the distributions' access and download URLs that are due (HEAD, else a

@@ -7,6 +7,7 @@
     inventory summary                 what the store holds now, per source
     inventory quality [--rescore]     MQA score per source (average and rating) of the last scoring
     inventory release SOURCE RUN_ID   publish a run held for review (its withdrawals are real)
+    inventory export                  write a fresh export release of the store, every file anew
 
 Progress bars show on a terminal (stderr) and stay silent in logs.
 """
@@ -185,6 +186,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    """Every export file written anew from the store, the catalogue included (a publish links the
+    previous catalogue's pages while its records are unchanged): for after a suspect file, say."""
+    from .publish import export, exports
+
+    release = export()
+    catalogue = (exports.read_manifest() or {}).get("catalog") or {}
+    print(f"Exports written anew: {release} (latest: {exports.latest_link()}); "
+          f"catalogue: {catalogue.get('datasets', 0)} datasets in {catalogue.get('pages', 0)} pages")
+    return 0
+
+
 def cmd_release(args: argparse.Namespace) -> int:
     from .publish import ReleaseError
 
@@ -245,6 +258,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("run_id", help="the run id as harvest_runs shows it (or its staging folder name)")
     p.add_argument("--by", help="who releases it (default: $USER), recorded in harvest_runs")
     p.set_defaults(func=cmd_release)
+    sub.add_parser("export", help="write a fresh export release of the store, every file anew").set_defaults(
+        func=cmd_export)
     return parser
 
 

@@ -407,6 +407,63 @@ class Boom(RuntimeError):
     pass
 
 
+def _catalogue(summary: dict | None = None) -> tuple[dict, dict[str, bytes], dict[str, int]]:
+    """A publish's release (default: the latest): its manifest's catalogue entry, the catalogue's
+    files and their inodes."""
+    folder = Path(summary["exports"]["release"] if summary else exports.current_release()) / "catalog"
+    entry = json.loads((folder.parent / "manifest.json").read_text())["catalog"]
+    files = sorted(folder.iterdir())
+    return entry, {f.name: f.read_bytes() for f in files}, {f.name: f.stat().st_ino for f in files}
+
+
+def scenario_catalogue_reused_until_its_records_change(env: StoreEnv) -> None:
+    first_publish(env)
+    written, pages, inodes = _catalogue()
+    first = Path(exports.current_release()).name
+    assert "reused_from" not in written and written["fingerprint"] and written["datasets"] == 5
+    assert b"Dataset 4" in pages["page-000001.ttl"]
+
+    # The algorithm register's publish changes no dataset: the catalogue's pages are the same files.
+    summary = publish([make_batch("alg-reg", "run2", kind="algoritmeregister",
+                                  algorithms=[algorithm("alg-reg", i, "run2") for i in range(4)], quarantine=[])])
+    assert summary["sources"]["alg-reg"]["added"] == 1
+    entry, again, linked = _catalogue(summary)
+    assert entry == {**written, "reused_from": first}
+    assert again == pages and linked == inodes
+
+    # A harvest that finds nothing new (only provenance differs) changes no record either.
+    summary = publish([make_batch("gem-a", "run3", datasets=[
+        dataset("gem-a", i, "run3", harvested_at=T0 + timedelta(days=1)) for i in range(5)], distributions=[
+        distribution("gem-a", i, "run3") for i in range(5)], quarantine=[])])
+    assert summary["sources"]["gem-a"]["changed"] == 0
+    unchanged = summary
+    assert _catalogue(unchanged)[0]["reused_from"] == first
+
+    # A changed title: written anew, with the new title.
+    summary = publish([make_batch("gem-a", "run4", status="partial", datasets=[
+        dataset("gem-a", 2, "run4", title="Dataset 2, herzien")], quarantine=[])])
+    entry, changed, _ = _catalogue(summary)
+    assert "reused_from" not in entry and b"Dataset 2, herzien" in changed["page-000001.ttl"]
+    # the release that wrote the pages is pruned now; the releases that link them still hold them
+    assert not (settings.exports_dir() / "releases" / first).exists()
+    assert _catalogue(unchanged)[1] == pages
+
+    # Other settings make another catalogue, whatever the records did.
+    env.monkeypatch.setenv("INVENTORY_CATALOG_PAGE_SIZE", "2")
+    summary = publish([make_batch("alg-reg", "run3", kind="algoritmeregister",
+                                  algorithms=[algorithm("alg-reg", i, "run3") for i in range(5)], quarantine=[])])
+    entry = _catalogue(summary)[0]
+    assert "reused_from" not in entry and entry["pages"] == 3 and entry["fingerprint"] != written["fingerprint"]
+
+    # A withdrawal is a change too.
+    allow_withdrawals(env)
+    summary = publish([make_batch("gem-a", "run5", datasets=[dataset("gem-a", i, "run5") for i in range(4)],
+                                  distributions=[distribution("gem-a", i, "run5") for i in range(4)], quarantine=[])])
+    assert summary["sources"]["gem-a"]["removed"] == 2
+    entry = _catalogue(summary)[0]
+    assert "reused_from" not in entry and entry["datasets"] == 4
+
+
 def scenario_crash_halfway_keeps_previous_inventory(env: StoreEnv) -> None:
     allow_withdrawals(env, "100%")
     first_publish(env)
@@ -851,6 +908,7 @@ SCENARIOS = [
     scenario_bad_batch_is_refused_whole,
     scenario_duplicate_uids_are_collapsed,
     scenario_exports_released_atomically,
+    scenario_catalogue_reused_until_its_records_change,
     scenario_crash_halfway_keeps_previous_inventory,
     scenario_crash_after_commit_is_reconciled,
     scenario_bulk_load_in_record_batches,

@@ -189,6 +189,21 @@ def test_non_public_records_stay_out_of_the_public_exports(public_url, monkeypat
     assert len(subjects_of_type(graph_of(release / "catalog" / "page-000001.ttl"), DCAT + "Dataset")) == 3
 
 
+def test_the_catalogue_fingerprint_follows_what_decides_its_bytes():
+    base = catalog.CatalogSettings(public_url="https://inventory.example.nl")
+    same = catalog.inputs_fingerprint(base, "TRUE")
+    assert catalog.inputs_fingerprint(catalog.CatalogSettings(public_url="https://inventory.example.nl"), "TRUE") == same
+    # how many processes write the pages does not change them
+    assert catalog.inputs_fingerprint(catalog.CatalogSettings(public_url="https://inventory.example.nl", workers=2),
+                                      "TRUE") == same
+    for other in (catalog.CatalogSettings(public_url="https://elders.example.nl"),
+                  catalog.CatalogSettings(public_url="https://inventory.example.nl", page_size=500),
+                  catalog.CatalogSettings(public_url="https://inventory.example.nl", formats=("ttl",)),
+                  catalog.CatalogSettings(public_url="https://inventory.example.nl", contact_email="x@example.nl")):
+        assert catalog.inputs_fingerprint(other, "TRUE") != same, other
+    assert catalog.inputs_fingerprint(base, "NOT d.hidden") != same
+
+
 @contextmanager
 def serve(folder: Path, prefix: str):
     """The catalogue folder over HTTP on 127.0.0.1 (a free port), under ``prefix``."""

@@ -71,3 +71,25 @@ def test_release_a_held_run(capsys):
     out = capsys.readouterr().out
     assert out.startswith("gem-a: complete harvest Released for publication by j.jansen")
     assert "5 withdrawn" in out
+
+
+def test_export_writes_every_file_anew(capsys):
+    """A publish that changed no dataset links the previous catalogue's pages; ``inventory export``
+    writes them again (for an operator who distrusts a file)."""
+    import json
+    from pathlib import Path
+
+    from inventory.publish import exports, publish
+    from tests.unit import publish_scenarios as sc
+
+    sc.make_batch("gem-a", "run1", datasets=[sc.dataset("gem-a", i) for i in range(3)])
+    publish()
+    first = exports.current_release()
+    page = first / "catalog" / "page-000001.ttl"
+    assert main(["export"]) == 0
+    out = capsys.readouterr().out
+    release = exports.current_release()
+    assert release != first and f"Exports written anew: {release}" in out and "3 datasets in 1 pages" in out
+    again = release / "catalog" / "page-000001.ttl"
+    assert again.stat().st_ino != page.stat().st_ino and b"Dataset 2" in again.read_bytes()  # written, not linked
+    assert "reused_from" not in json.loads((Path(release) / "manifest.json").read_text())["catalog"]

@@ -40,8 +40,11 @@ the text as ``rdfs:label``, so nothing is lost and the shapes still hold. Dates 
 
 from __future__ import annotations
 
+import dataclasses
 import functools
+import hashlib
 import itertools
+import json
 import logging
 import os
 import re
@@ -53,7 +56,7 @@ from typing import Any, Iterator, Sequence
 import pyoxigraph
 from pyoxigraph import RdfFormat, Triple
 
-from .. import settings
+from .. import rdf_pages, settings
 from ..gcpause import no_cyclic_gc
 from ..rdf_pages import (ADMS, DCAT, DCATAP, DCT, FOAF, FORMATS, GSP, HYDRA, LOCN, PREFIXES, RDF, RDFS, SKOS,  # noqa: F401
                          VCARD, XSD, MIN_PAGES, PageWriter, parse, serialise, workers_from_env)
@@ -595,6 +598,24 @@ def _datasets_with_distributions(store: Store, where: str, batch: int, count: in
                     mine.append(pending)
                 pending = next(dists, None)
             yield row, mine
+
+
+# The record tables the catalogue is written from: while none of them changes, neither does it.
+SOURCE_TABLES = ("datasets", "distributions", "data_services")
+
+
+def inputs_fingerprint(config: CatalogSettings, dataset_filter: str) -> str:
+    """What decides the catalogue's bytes besides the records of ``SOURCE_TABLES``: its settings
+    (not how many processes write it), which datasets it takes, the mapping and page-writing code,
+    and the serialisers' version. A catalogue written with the same fingerprint from the same
+    records is the same catalogue, so a release may reuse the previous one's (``exports``)."""
+    digest = hashlib.sha256()
+    settings_used = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
+    digest.update(json.dumps([settings_used, dataset_filter, pyoxigraph.__version__], sort_keys=True,
+                             default=str).encode())
+    for module in (__file__, rdf_pages.__file__):
+        digest.update(Path(module).read_bytes())
+    return digest.hexdigest()
 
 
 def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None = None,

@@ -386,10 +386,11 @@ def release(source_id: str, run_id: str, *, by: str | None = None, store: str | 
 
 
 def export(store: str | None = None) -> str:
-    """Write a fresh export release from the store now; returns the release folder."""
+    """Write a fresh export release from the store now, the catalogue written anew too (a publish
+    reuses an unchanged one); returns the release folder."""
     with open_store(store) as st:
         st.ensure_schema()
-        return str(exports.write_release(st))
+        return str(exports.write_release(st, reuse_catalog=False))
 
 
 def read_summary(store: str | None = None) -> list[dict[str, Any]]:

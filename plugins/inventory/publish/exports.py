@@ -4,7 +4,9 @@ Layout under ``settings.exports_dir()``::
 
     releases/<release_id>/<table>.parquet   one file per table of model.ALL_TABLES and DERIVED_TABLES
     releases/<release_id>/<table>.csv       lists as JSON arrays, timestamps ISO-8601 UTC
-    releases/<release_id>/catalog/          the DCAT-AP-NL 3.0 catalogue, paged (``publish.catalog``)
+    releases/<release_id>/catalog/          the DCAT-AP-NL 3.0 catalogue, paged (``publish.catalog``); hard
+                                            links to the previous release's pages while no dataset,
+                                            distribution or data service has changed since
     releases/<release_id>/algorithm_register/  algorithms in the publication standard 1.0 (``publish.algorithm_export``)
     releases/<release_id>/manifest.json     publish id, time, store kind, row counts
 
@@ -73,11 +75,13 @@ def timed(timings: dict[str, float], phase: str) -> Iterator[None]:
         timings[phase] = round(timings.get(phase, 0.0) + time.monotonic() - started, 3)
 
 
-def write_release(store: Store, timings: dict[str, float] | None = None) -> Path:
+def write_release(store: Store, timings: dict[str, float] | None = None, *, reuse_catalog: bool = True) -> Path:
     """Export every table from the store (one snapshot) as a new release and point ``latest`` at it.
 
     ``timings``, when given, receives the seconds of each part: ``tables`` (Parquet and CSV),
-    ``catalog`` (the DCAT-AP-NL pages in every format) and ``algorithm_register``."""
+    ``catalog`` (the DCAT-AP-NL pages in every format) and ``algorithm_register``. The catalogue is
+    the latest release's when nothing it is written from has changed, unless ``reuse_catalog`` is
+    false (:func:`_write_or_reuse_catalog`)."""
     timings = {} if timings is None else timings
     releases = releases_dir()
     releases.mkdir(parents=True, exist_ok=True)
@@ -93,9 +97,8 @@ def write_release(store: Store, timings: dict[str, float] | None = None) -> Path
                 store.export_tables([(table, schema, tmp / f"{table}.parquet", tmp / f"{table}.csv")
                                      for table, schema in tables.items()])
                 counts = {table: int(store.scalar(f"SELECT count(*) FROM {store.export_from(table)}")) for table in tables}
-            with timed(timings, "catalog"), store.reading_in_ranges():
-                catalogue = catalog.write_catalog(store, tmp / "catalog", dataset_filter=public.public_dataset_sql("d")
-                                                  if "datasets" in store.export_filters else "TRUE")
+            with timed(timings, "catalog"):
+                catalogue = _write_or_reuse_catalog(store, tmp / "catalog", reuse=reuse_catalog)
             with timed(timings, "algorithm_register"):
                 algorithms = algorithm_export.write(store, tmp / "algorithm_register",
                                                     where=store.export_filters.get("algorithms"))
@@ -129,6 +132,58 @@ def write_release(store: Store, timings: dict[str, float] | None = None) -> Path
              ", ".join(f"{t} {n}" for t, n in counts.items()),
              ", ".join(f"{phase} {timings[phase]:.1f} s" for phase in RELEASE_PHASES if phase in timings))
     return final
+
+
+def _write_or_reuse_catalog(store: Store, folder: Path, *, reuse: bool = True) -> dict[str, Any]:
+    """The DCAT-AP-NL catalogue of this release: the latest release's, linked, when nothing it was
+    written from has changed since (:func:`_reusable_catalog`), else written anew. Its manifest entry
+    carries the inputs' fingerprint, and ``reused_from`` names the release that wrote the pages.
+
+    A publish that changes no dataset, distribution or data service (an algorithm register's, or a
+    harvest that found nothing new) would otherwise write the whole catalogue again: minutes of both
+    cores at a million datasets, for the same bytes."""
+    config = catalog.CatalogSettings.from_env()
+    dataset_filter = public.public_dataset_sql("d") if "datasets" in store.export_filters else "TRUE"
+    fingerprint = catalog.inputs_fingerprint(config, dataset_filter)
+    reused = _reusable_catalog(store, fingerprint) if reuse else None
+    if reused is not None:
+        previous, entry = reused
+        _link_tree(previous / "catalog", folder)
+        log.info("exports: catalogue unchanged since release %s (no dataset, distribution or data service "
+                 "changed, same settings and code): its pages are reused", previous.name)
+        return {**entry, "reused_from": entry.get("reused_from") or previous.name}
+    with store.reading_in_ranges():
+        written = catalog.write_catalog(store, folder, config=config, dataset_filter=dataset_filter)
+    return {**written, "fingerprint": fingerprint}
+
+
+def _reusable_catalog(store: Store, fingerprint: str) -> tuple[Path, dict[str, Any]] | None:
+    """The latest release and its manifest's catalogue entry, when that catalogue was written with
+    the same fingerprint from this store and no publish since has changed a record it is written
+    from; else None."""
+    previous = current_release()
+    manifest = read_manifest(previous) if previous is not None else None
+    entry = (manifest or {}).get("catalog") or {}
+    if (not manifest or entry.get("fingerprint") != fingerprint or manifest.get("store") != store.kind
+            or not (previous / "catalog").is_dir()):
+        return None
+    if store.records_changed_since(manifest.get("publish_id"), catalog.SOURCE_TABLES):
+        return None
+    return previous, entry
+
+
+def _link_tree(source: Path, target: Path) -> None:
+    """``source``'s files in ``target`` as hard links (releases are never changed once written, and a
+    link survives the older release's pruning); copies where the file system refuses links."""
+    target.mkdir(parents=True)
+    for path in source.iterdir():
+        if path.is_dir():
+            _link_tree(path, target / path.name)
+            continue
+        try:
+            os.link(path, target / path.name)
+        except OSError:
+            shutil.copy2(path, target / path.name)
 
 
 def point_latest(release: Path) -> None:

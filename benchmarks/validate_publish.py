@@ -205,7 +205,7 @@ def step_publish(data_dir: str, batch_id: str, profile: str | None, out) -> None
     b = summary["batches"][0]
     out.put({"seconds": seconds, "cpu": _cpu_s() - cpu, "rows": sum(b.get("loaded", {}).values()),
              "counts": {**{k: b.get(k) for k in ("added", "changed", "removed")},
-                        "seconds": summary.get("timings_s", {})},  # publish's phases
+                        "phases_s": summary.get("timings_s", {})},
              "peak_rss_mib": peak_rss_mib()})
 
 

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from inventory import model, settings, staging
-from inventory.publish import core, exports, open_store, publish, read_summary
+from inventory.publish import core, export, exports, open_store, publish, read_summary
 from inventory.staging import Batch
 
 T0 = datetime(2026, 11, 28, 10, 0, tzinfo=timezone.utc)
@@ -416,20 +416,35 @@ def _catalogue(summary: dict | None = None) -> tuple[dict, dict[str, bytes], dic
     return entry, {f.name: f.read_bytes() for f in files}, {f.name: f.stat().st_ino for f in files}
 
 
+def _publish_algorithms(run_id: str, n: int) -> dict:
+    """A publish of the algorithm register alone: it changes no record the catalogue is written from."""
+    return publish([make_batch("alg-reg", run_id, kind="algoritmeregister",
+                               algorithms=[algorithm("alg-reg", i, run_id) for i in range(n)], quarantine=[])])
+
+
+def _reused(summary: dict) -> str | None:
+    return _catalogue(summary)[0].get("reused_from")
+
+
 def scenario_catalogue_reused_until_its_records_change(env: StoreEnv) -> None:
+    make_batch("api-reg", "run1", kind="api-register", data_services=[data_service("api-reg", i) for i in range(2)],
+               quarantine=[])
     first_publish(env)
     written, pages, inodes = _catalogue()
     first = Path(exports.current_release()).name
     assert "reused_from" not in written and written["fingerprint"] and written["datasets"] == 5
+    assert written["data_services"] == 2 and written["source_changes"] == 12  # 5 + 5 + 2 added
     assert b"Dataset 4" in pages["page-000001.ttl"]
+    # written as it would be written again: the pages are the records' own bytes
+    assert _catalogue({"exports": {"release": export()}})[1] == pages
 
     # The algorithm register's publish changes no dataset: the catalogue's pages are the same files.
-    summary = publish([make_batch("alg-reg", "run2", kind="algoritmeregister",
-                                  algorithms=[algorithm("alg-reg", i, "run2") for i in range(4)], quarantine=[])])
+    summary = _publish_algorithms("run2", 4)
     assert summary["sources"]["alg-reg"]["added"] == 1
     entry, again, linked = _catalogue(summary)
-    assert entry == {**written, "reused_from": first}
-    assert again == pages and linked == inodes
+    assert entry == {**written, "reused_from": entry["reused_from"]} and again == pages and linked != inodes
+    reuser = Path(summary["exports"]["release"]).name
+    assert linked == _catalogue({"exports": {"release": str(exports.releases_dir() / entry["reused_from"])}})[2]
 
     # A harvest that finds nothing new (only provenance differs) changes no record either.
     summary = publish([make_batch("gem-a", "run3", datasets=[
@@ -437,31 +452,63 @@ def scenario_catalogue_reused_until_its_records_change(env: StoreEnv) -> None:
         distribution("gem-a", i, "run3") for i in range(5)], quarantine=[])])
     assert summary["sources"]["gem-a"]["changed"] == 0
     unchanged = summary
-    assert _catalogue(unchanged)[0]["reused_from"] == first
+    assert _reused(unchanged) == entry["reused_from"] != reuser
 
     # A changed title: written anew, with the new title.
     summary = publish([make_batch("gem-a", "run4", status="partial", datasets=[
         dataset("gem-a", 2, "run4", title="Dataset 2, herzien")], quarantine=[])])
     entry, changed, _ = _catalogue(summary)
-    assert "reused_from" not in entry and b"Dataset 2, herzien" in changed["page-000001.ttl"]
-    # the release that wrote the pages is pruned now; the releases that link them still hold them
+    assert _reused(summary) is None and b"Dataset 2, herzien" in changed["page-000001.ttl"]
+    # the releases that wrote the pages are pruned now; the releases that link them still hold them
     assert not (settings.exports_dir() / "releases" / first).exists()
     assert _catalogue(unchanged)[1] == pages
+    assert _reused(_publish_algorithms("run3", 4)) is not None
+
+    # Only a distribution changed, then only a data service: each is a change of the catalogue.
+    summary = publish([make_batch("gem-a", "run5", status="partial", distributions=[
+        distribution("gem-a", 1, "run5", byte_size=4242)], quarantine=[])])
+    assert summary["sources"]["gem-a"]["changed"] == 1
+    assert _reused(summary) is None and b"4242" in _catalogue(summary)[1]["page-000001.ttl"]
+    summary = publish([make_batch("api-reg", "run2", kind="api-register", status="partial",
+                                  data_services=[data_service("api-reg", 1, "run2", title="API 1, versie 2")],
+                                  quarantine=[])])
+    assert _reused(summary) is None and b"API 1, versie 2" in _catalogue(summary)[1]["page-000001.ttl"]
+
+    # A publish that took its time before another one's but committed after it: its change still counts.
+    later_release = _publish_algorithms("run4", 4)
+    assert _reused(later_release) is not None
+    clock = core.datetime
+
+    class Earlier(clock):  # type: ignore[misc, valid-type]
+        @classmethod
+        def now(cls, tz=None):
+            return clock(2026, 1, 1, tzinfo=timezone.utc)
+
+    env.monkeypatch.setattr(core, "datetime", Earlier)
+    summary = publish([make_batch("gem-a", "run6", status="partial", datasets=[
+        dataset("gem-a", 3, "run6", title="Dataset 3, eerder begonnen")], quarantine=[])])
+    env.monkeypatch.setattr(core, "datetime", clock)
+    assert _reused(summary) is None and b"eerder begonnen" in _catalogue(summary)[1]["page-000001.ttl"]
+
+    # A manifest from another store (its publish unknown here) is not trusted.
+    manifest_path = exports.current_release() / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest_path.write_text(json.dumps({**manifest, "publish_id": "elsewhere"}))
+    assert _reused(_publish_algorithms("run5", 4)) is None
 
     # Other settings make another catalogue, whatever the records did.
+    assert _reused(_publish_algorithms("run6", 4)) is not None
     env.monkeypatch.setenv("INVENTORY_CATALOG_PAGE_SIZE", "2")
-    summary = publish([make_batch("alg-reg", "run3", kind="algoritmeregister",
-                                  algorithms=[algorithm("alg-reg", i, "run3") for i in range(5)], quarantine=[])])
+    summary = _publish_algorithms("run7", 5)
     entry = _catalogue(summary)[0]
-    assert "reused_from" not in entry and entry["pages"] == 3 and entry["fingerprint"] != written["fingerprint"]
+    assert _reused(summary) is None and entry["pages"] == 4 and entry["fingerprint"] != written["fingerprint"]
 
     # A withdrawal is a change too.
     allow_withdrawals(env)
-    summary = publish([make_batch("gem-a", "run5", datasets=[dataset("gem-a", i, "run5") for i in range(4)],
-                                  distributions=[distribution("gem-a", i, "run5") for i in range(4)], quarantine=[])])
+    summary = publish([make_batch("gem-a", "run7", datasets=[dataset("gem-a", i, "run7") for i in range(4)],
+                                  distributions=[distribution("gem-a", i, "run7") for i in range(4)], quarantine=[])])
     assert summary["sources"]["gem-a"]["removed"] == 2
-    entry = _catalogue(summary)[0]
-    assert "reused_from" not in entry and entry["datasets"] == 4
+    assert _reused(summary) is None and _catalogue(summary)[0]["datasets"] == 4
 
 
 def scenario_crash_halfway_keeps_previous_inventory(env: StoreEnv) -> None:

@@ -242,6 +242,25 @@ def test_duckdb_export_failure_leaves_no_release(duck_env, monkeypatch):
     assert not [p for p in exports.releases_dir().iterdir() if p.name.startswith(".tmp-")]
 
 
+def test_a_catalogue_missing_a_page_or_unreadable_is_written_anew(duck_env, monkeypatch):
+    from inventory.publish import exports
+
+    sc.first_publish(duck_env)
+    (exports.current_release() / "catalog" / "page-000001.rdf").unlink()
+    summary = sc._publish_algorithms("run2", 4)
+    assert sc._reused(summary) is None and "page-000001.rdf" in sc._catalogue(summary)[1]
+    assert sc._reused(sc._publish_algorithms("run3", 4)) is not None  # the new release's pages are whole
+
+    def refused(*args, **kwargs):
+        raise PermissionError("no links here")
+
+    monkeypatch.setattr(exports.os, "link", refused)
+    monkeypatch.setattr(exports.shutil, "copy2", refused)
+    summary = sc._publish_algorithms("run4", 4)
+    entry, pages, _ = sc._catalogue(summary)
+    assert "reused_from" not in entry and b"Dataset 4" in pages["page-000001.ttl"]
+
+
 def _keys_unique(st) -> dict[str, tuple[int, int]]:
     """(rows, distinct keys) of every record table."""
     return {t: tuple(st.fetchall(f'SELECT count(*), count(DISTINCT "{uid}") FROM "{t}"')[0])

@@ -77,13 +77,6 @@ def _n(iri: str) -> str:
     return f"<{iri}>"
 
 
-_blank_ids = itertools.count()
-
-
-def _blank() -> str:
-    return f"_:b{next(_blank_ids)}"
-
-
 def _escape(text: str) -> str:
     """N-Triples string escapes. Chained ``str.replace`` runs in C and hands back its input when there
     is nothing to replace; ``str.translate`` with a table calls back per character (~4 µs a description)."""
@@ -254,6 +247,9 @@ def _typing(node: str, cls: str) -> str:
     return lines
 
 
+_process_blank_ids = itertools.count()
+
+
 class _Writer:
     """Collects the triples of one document; blank nodes for values without an IRI.
 
@@ -261,10 +257,17 @@ class _Writer:
     through ``add``: a page is ~55,000 triples, and a call less per triple is a second per 20,000
     datasets."""
 
-    def __init__(self) -> None:
+    def __init__(self, blank_ids: Iterator[int] | None = None) -> None:
         self.lines: list[str] = []
         self.out = self.lines.append
         self._typed: set[tuple[str, str]] = set()
+        # Blank node labels: unique in the process by default, since several datasets' descriptions
+        # may be joined into one graph (the SHACL check does); a catalogue page, a document of its
+        # own, counts from 0, so that the same records make the same bytes.
+        self._blank_ids = _process_blank_ids if blank_ids is None else blank_ids
+
+    def blank(self) -> str:
+        return f"_:b{next(self._blank_ids)}"
 
     def add(self, s: str, p: str, o: str) -> None:
         self.out(f"{s} {p} {o} .\n")
@@ -296,7 +299,7 @@ class _Writer:
             self.out(f"{s} {p} {node} .\n")
             self.typed(node, cls)
         else:
-            node = _blank()
+            node = self.blank()
             self.out(f'{s} {p} {node} .\n{node} {A} {CLASSES[cls]} .\n{node} {RDFS_LABEL} "{_escape(text)}" .\n')
 
     def agent(self, s: Any, name: Any, uri: Any) -> None:
@@ -304,7 +307,7 @@ class _Writer:
         name, uri = _text(name), _text(uri)
         if name is None and uri is None:
             return
-        node = (uri and _iri_node(uri)) or _blank()
+        node = (uri and _iri_node(uri)) or self.blank()
         self.out(f"{s} {_P['publisher']} {node} .\n{s} {_P['creator']} {node} .\n")
         if node[0] == "<":
             if (node, "Agent") in self._typed:
@@ -317,7 +320,7 @@ class _Writer:
         text = _text(value)
         if text is None:
             return
-        node = _blank()
+        node = self.blank()
         self.out(f"{s} {_P['contactPoint']} {node} .\n{node} {A} {CLASSES['Kind']} .\n")
         self.out(f"{node} {_contact_term(text)} .\n")
 
@@ -385,7 +388,7 @@ def _write_dataset(w: _Writer, row: dict[str, Any], distributions: Sequence[dict
         w.concept(ds, _P["language"], language, "LinguisticSystem")
     spatial = _text(row.get("spatial"))
     if spatial and _WKT.match(spatial):
-        place = _blank()
+        place = w.blank()
         w.add(ds, _P["spatial"], place)
         w.add(place, A, CLASSES["Location"])
         # DCAT 2+: a bounding box or centre point as WKT (locn:geometry wants a Geometry node).
@@ -395,7 +398,7 @@ def _write_dataset(w: _Writer, row: dict[str, Any], distributions: Sequence[dict
         w.concept(ds, _P["spatial"], spatial, "Location")
     start, end = _date(row.get("temporal_start")), _date(row.get("temporal_end"))
     if start is not None or end is not None:
-        period = _blank()
+        period = w.blank()
         w.add(ds, _P["temporal"], period)
         w.add(period, A, CLASSES["PeriodOfTime"])
         if start is not None:
@@ -479,7 +482,7 @@ def _catalog_node(w: _Writer, config: CatalogSettings) -> str:
     w.add(cat, A, CLASSES["Collection"])
     w.literal(cat, _P["title"], config.title, "en")
     w.literal(cat, _P["description"], config.description, "en")
-    node = _n(config.publisher_uri) if config.publisher_uri else _blank()
+    node = _n(config.publisher_uri) if config.publisher_uri else w.blank()
     w.add(cat, _P["publisher"], node)
     w.add(node, A, CLASSES["Agent"])
     w.literal(node, FOAF_NAME, config.publisher_name)
@@ -490,7 +493,7 @@ def _catalog_node(w: _Writer, config: CatalogSettings) -> str:
 def page_ntriples(datasets: Sequence[tuple[dict, list[dict]]], services: Sequence[dict], total: int,
                   config: CatalogSettings) -> str:
     """One page of the catalogue without its Hydra view: the catalogue node and its items on this page."""
-    w = _Writer()
+    w = _Writer(blank_ids=itertools.count())
     cat = _catalog_node(w, config)
     w.add(cat, HYDRA_P["totalItems"], _lit(str(total), _n(XSD + "integer")))
     for row, dists in datasets:
@@ -604,18 +607,19 @@ def _datasets_with_distributions(store: Store, where: str, batch: int, count: in
 SOURCE_TABLES = ("datasets", "distributions", "data_services")
 
 
+# The mapping and page-writing code this process runs (read once, at import: files deployed during a
+# long publish must not be taken for the code that wrote its pages).
+_CODE_DIGEST = hashlib.sha256(b"".join(Path(m).read_bytes() for m in (__file__, rdf_pages.__file__))).hexdigest()
+
+
 def inputs_fingerprint(config: CatalogSettings, dataset_filter: str) -> str:
     """What decides the catalogue's bytes besides the records of ``SOURCE_TABLES``: its settings
     (not how many processes write it), which datasets it takes, the mapping and page-writing code,
     and the serialisers' version. A catalogue written with the same fingerprint from the same
     records is the same catalogue, so a release may reuse the previous one's (``exports``)."""
-    digest = hashlib.sha256()
     settings_used = {k: v for k, v in dataclasses.asdict(config).items() if k != "workers"}
-    digest.update(json.dumps([settings_used, dataset_filter, pyoxigraph.__version__], sort_keys=True,
-                             default=str).encode())
-    for module in (__file__, rdf_pages.__file__):
-        digest.update(Path(module).read_bytes())
-    return digest.hexdigest()
+    return hashlib.sha256(json.dumps([settings_used, dataset_filter, pyoxigraph.__version__, _CODE_DIGEST],
+                                     sort_keys=True, default=str).encode()).hexdigest()
 
 
 def write_catalog(store: Store, folder: Path, *, config: CatalogSettings | None = None,

@@ -144,32 +144,51 @@ def _write_or_reuse_catalog(store: Store, folder: Path, *, reuse: bool = True) -
     cores at a million datasets, for the same bytes."""
     config = catalog.CatalogSettings.from_env()
     dataset_filter = public.public_dataset_sql("d") if "datasets" in store.export_filters else "TRUE"
-    fingerprint = catalog.inputs_fingerprint(config, dataset_filter)
-    reused = _reusable_catalog(store, fingerprint) if reuse else None
+    # What the catalogue is written from, as of this snapshot: besides the fingerprint of settings
+    # and code, how many changes its records have had.
+    inputs = {"fingerprint": catalog.inputs_fingerprint(config, dataset_filter),
+              "source_changes": store.change_count(catalog.SOURCE_TABLES)}
+    reused = _reusable_catalog(store, inputs) if reuse else None
     if reused is not None:
         previous, entry = reused
-        _link_tree(previous / "catalog", folder)
-        log.info("exports: catalogue unchanged since release %s (no dataset, distribution or data service "
-                 "changed, same settings and code): its pages are reused", previous.name)
-        return {**entry, "reused_from": entry.get("reused_from") or previous.name}
+        try:
+            _link_tree(previous / "catalog", folder)
+        except OSError as exc:  # the previous release's pages are gone or unreadable: write them
+            log.warning("exports: the catalogue of release %s could not be reused (%s); writing it anew",
+                        previous.name, exc)
+            shutil.rmtree(folder, ignore_errors=True)
+        else:
+            log.info("exports: catalogue unchanged since release %s (no dataset, distribution or data service "
+                     "changed, same settings and code): its pages are reused", previous.name)
+            return {**entry, "reused_from": entry.get("reused_from") or previous.name}
     with store.reading_in_ranges():
         written = catalog.write_catalog(store, folder, config=config, dataset_filter=dataset_filter)
-    return {**written, "fingerprint": fingerprint}
+    return {**written, **inputs}
 
 
-def _reusable_catalog(store: Store, fingerprint: str) -> tuple[Path, dict[str, Any]] | None:
-    """The latest release and its manifest's catalogue entry, when that catalogue was written with
-    the same fingerprint from this store and no publish since has changed a record it is written
-    from; else None."""
+def _reusable_catalog(store: Store, inputs: dict[str, Any]) -> tuple[Path, dict[str, Any]] | None:
+    """The latest release and its manifest's catalogue entry, when that catalogue was written from
+    this store (its publish is in the store's log) with the same ``inputs``: the same fingerprint
+    and the same count of changes to the records it is written from. Else None."""
     previous = current_release()
     manifest = read_manifest(previous) if previous is not None else None
     entry = (manifest or {}).get("catalog") or {}
-    if (not manifest or entry.get("fingerprint") != fingerprint or manifest.get("store") != store.kind
-            or not (previous / "catalog").is_dir()):
+    if (not manifest or manifest.get("store") != store.kind or not (previous / "catalog").is_dir()
+            or any(entry.get(k) != v for k, v in inputs.items())):
         return None
-    if store.records_changed_since(manifest.get("publish_id"), catalog.SOURCE_TABLES):
+    if not store.knows_publish(manifest.get("publish_id")) or not _every_page_there(previous / "catalog", entry):
         return None
     return previous, entry
+
+
+def _every_page_there(folder: Path, entry: dict[str, Any]) -> bool:
+    """Whether the folder still holds every file the manifest's catalogue entry lists (nobody should
+    delete from a release, but a reused catalogue must not be a partial one)."""
+    pages, formats = int(entry.get("pages") or 0), list(entry.get("formats") or ())
+    if not pages or not formats:
+        return False
+    return all((folder / f"catalog.{ext}").is_file() and all(
+        (folder / catalog.page_file(page, ext)).is_file() for page in range(1, pages + 1)) for ext in formats)
 
 
 def _link_tree(source: Path, target: Path) -> None:

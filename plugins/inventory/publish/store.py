@@ -527,22 +527,20 @@ class Store:
         self.execute('INSERT INTO "publish_log" ("publish_id", "published_at", "batches") VALUES (?, ?, ?)',
                      [publish_id, published_at, batches])
 
-    def records_changed_since(self, publish_id: str | None, tables: Sequence[str]) -> bool:
-        """Whether any publish after ``publish_id`` changed a record of ``tables`` (added, changed or
-        withdrawn, as ``changes`` logs it); also True when ``publish_id`` is not in this store's
-        ``publish_log``, since nothing is then known about what came after it."""
-        if not publish_id or not self.table_exists("publish_log") or not self.table_exists("changes"):
-            return True
-        if not self.scalar('SELECT count(*) FROM "publish_log" WHERE "publish_id" = ?', [publish_id]):
-            return True
+    def change_count(self, tables: Sequence[str]) -> int:
+        """Rows of ``changes`` about records of ``tables``. The log only grows (a change is never
+        deleted), so the same count in a later snapshot means that no such record was added, changed
+        or withdrawn in between, whatever order the publishes committed in."""
+        if not self.table_exists("changes"):
+            return 0
         marks = ", ".join("?" for _ in tables)
-        # publish_log's order is last_publish_id's: by time, then id
-        return bool(self.scalar(
-            f'SELECT EXISTS (SELECT 1 FROM "changes" c JOIN "publish_log" p ON p."publish_id" = c."publish_id" '
-            f'JOIN "publish_log" since ON since."publish_id" = ? '
-            f'WHERE c."record_type" IN ({marks}) AND (p."published_at" > since."published_at" OR '
-            f'(p."published_at" = since."published_at" AND p."publish_id" > since."publish_id")))',
-            [publish_id, *tables]))
+        return int(self.scalar(f'SELECT count(*) FROM "changes" WHERE "record_type" IN ({marks})', list(tables)) or 0)
+
+    def knows_publish(self, publish_id: str | None) -> bool:
+        """Whether ``publish_id`` is in this store's ``publish_log`` (not so for another store)."""
+        if not publish_id or not self.table_exists("publish_log"):
+            return False
+        return bool(self.scalar('SELECT count(*) FROM "publish_log" WHERE "publish_id" = ?', [publish_id]))
 
     def last_publish_id(self) -> str | None:
         if not self.table_exists("publish_log"):

@@ -193,8 +193,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
     release = export()
     catalogue = (exports.read_manifest() or {}).get("catalog") or {}
+    pages = int(catalogue.get("pages") or 0)
     print(f"Exports written anew: {release} (latest: {exports.latest_link()}); "
-          f"catalogue: {catalogue.get('datasets', 0)} datasets in {catalogue.get('pages', 0)} pages")
+          f"catalogue: {catalogue.get('datasets', 0)} datasets in {pages} page{'' if pages == 1 else 's'}")
     return 0
 
 

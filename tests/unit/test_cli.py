@@ -89,7 +89,7 @@ def test_export_writes_every_file_anew(capsys):
     assert main(["export"]) == 0
     out = capsys.readouterr().out
     release = exports.current_release()
-    assert release != first and f"Exports written anew: {release}" in out and "3 datasets in 1 pages" in out
+    assert release != first and f"Exports written anew: {release}" in out and "3 datasets in 1 page\n" in out
     again = release / "catalog" / "page-000001.ttl"
     assert again.stat().st_ino != page.stat().st_ino and b"Dataset 2" in again.read_bytes()  # written, not linked
     assert "reused_from" not in json.loads((Path(release) / "manifest.json").read_text())["catalog"]

@@ -173,8 +173,7 @@ def _reusable_catalog(store: Store, inputs: dict[str, Any]) -> tuple[Path, dict[
     previous = current_release()
     manifest = read_manifest(previous) if previous is not None else None
     entry = (manifest or {}).get("catalog") or {}
-    if (not manifest or manifest.get("store") != store.kind or not (previous / "catalog").is_dir()
-            or any(entry.get(k) != v for k, v in inputs.items())):
+    if not manifest or manifest.get("store") != store.kind or any(entry.get(k) != v for k, v in inputs.items()):
         return None
     if not store.knows_publish(manifest.get("publish_id")) or not _every_page_there(previous / "catalog", entry):
         return None

@@ -189,10 +189,13 @@ def cmd_run(args: argparse.Namespace) -> int:
 def cmd_export(args: argparse.Namespace) -> int:
     """Every export file written anew from the store, the catalogue included (a publish links the
     previous catalogue's pages while its records are unchanged): for after a suspect file, say."""
+    from pathlib import Path
+
     from .publish import export, exports
 
     release = export()
-    catalogue = (exports.read_manifest() or {}).get("catalog") or {}
+    # this release's own manifest: ``latest`` may already point at a newer one
+    catalogue = (exports.read_manifest(Path(release)) or {}).get("catalog") or {}
     pages = int(catalogue.get("pages") or 0)
     print(f"Exports written anew: {release} (latest: {exports.latest_link()}); "
           f"catalogue: {catalogue.get('datasets', 0)} datasets in {pages} page{'' if pages == 1 else 's'}")
